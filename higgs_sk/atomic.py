@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_directory"]
 
 
 @contextlib.contextmanager
@@ -50,11 +51,19 @@ def atomic_path(path):
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text):
@@ -67,3 +76,50 @@ def atomic_write_text(path, text):
     """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_directory(path, *, replace=False):
+    """Yield a staging directory that becomes ``path`` only when the block succeeds.
+
+    A run directory (model, metrics, report, figures) is built beside
+    ``path`` and renamed into place at the end, so an interrupted run leaves
+    the previous complete directory, or none, never a mixture.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory to create.
+    replace : bool, default=False
+        Replace an existing non-empty ``path``; otherwise that is an error.
+
+    Yields
+    ------
+    pathlib.Path
+        The staging directory to fill.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` is a non-empty directory (or a file) and ``replace`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not replace:
+        raise FileExistsError(f"{path}: directory is not empty; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
+        yield staging
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(staging, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,399 @@
+"""The ``higgs-sk`` command line: train, evaluate, predict, tune, fetch.
+
+A thin shell over the library: each command parses arguments, calls the
+library functions and writes files atomically.  User errors (bad paths,
+bad data, bad models) print one ``higgs-sk: error: ...`` line and exit 2.
+
+Examples
+--------
+.. code-block:: console
+
+    $ higgs-sk train --out run1              # bundled real sample, 60/15/25 split
+    $ higgs-sk predict --model run1/model.joblib --data events.csv --out scored.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .atomic import atomic_directory
+
+__all__ = ["main", "build_parser"]
+
+MODEL_FILE = "model.joblib"
+METRICS_FILE = "metrics.json"
+
+
+class UserError(Exception):
+    """A problem with the command's input that the user can fix."""
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _layers(text):
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer sizes like 64,64,64,32, got {text!r}"
+        )
+    return sizes
+
+
+def _load_events(path, *, need_labels):
+    from .datasets import LABEL, load_higgs, load_sample
+
+    if path is None:
+        return load_sample(as_frame=True).frame, "bundled real sample (9,000 events)"
+    frame = load_higgs(path)
+    if need_labels and LABEL not in frame.columns:
+        raise UserError(f"{path}: has no label column; this command needs labelled events")
+    return frame, str(path)
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C-level start-up logging sent to /dev/null.
+
+    TensorFlow writes absl/oneDNN banners straight to file descriptor 2 before
+    any Python logging applies; Python errors raised by the import still
+    propagate (and print) after stderr is restored.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _write_json(path, data):
+    from .atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
+
+
+def _print_results(result, stream=sys.stdout):
+    print(result.summary(), file=stream)
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def cmd_train(args):
+    from .report import write_report
+
+    if args.stream:
+        return _train_stream(args)
+    frame, source = _load_events(args.data, need_labels=True)
+    with atomic_directory(args.out, replace=args.force) as staging:
+        callbacks = []
+        if not args.quiet:
+            from .progress import EpochProgress
+
+            callbacks.append(EpochProgress(args.epochs))
+            print(f"training on {source}: {len(frame)} events", file=sys.stderr)
+        from .training import train_and_evaluate
+
+        run = train_and_evaluate(
+            frame,
+            test_size=args.test_size,
+            val_size=args.val_size,
+            random_state=args.seed,
+            physics="lorentz" if args.physics else None,
+            callbacks=callbacks,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            hidden_layer_sizes=args.hidden,
+        )
+        from .persistence import save_pipeline
+
+        info = dict(run.info, data=source)
+        save_pipeline(run.pipeline, staging / MODEL_FILE, training=info)
+        _write_json(staging / METRICS_FILE, {"metrics": run.result.to_dict(), "training": info})
+        test = frame.loc[run.test_index]
+        from .datasets import LABEL
+
+        write_report(
+            staging, run.result, history=run.history, X=test.drop(columns=LABEL),
+            y=test[LABEL].to_numpy(), info=info, title=f"higgs-sk train: {source}",
+        )
+    if not args.quiet:
+        _print_results(run.result)
+        print(f"wrote {args.out}/{MODEL_FILE}, {METRICS_FILE}, report.md, figures/")
+    return 0
+
+
+def _train_stream(args):
+    from .persistence import save_pipeline
+    from .streaming import train_streaming
+
+    if args.data is None:
+        raise UserError("--stream needs --data: a file too large to load at once")
+    with atomic_directory(args.out, replace=args.force) as staging:
+        pipe, info = train_streaming(
+            args.data,
+            chunk_size=args.chunk_size,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            hidden_layer_sizes=args.hidden,
+            random_state=args.seed,
+            progress=not args.quiet,
+        )
+        info = dict(info, data=str(args.data))
+        save_pipeline(pipe, staging / MODEL_FILE, training=info)
+        _write_json(staging / METRICS_FILE, {"training": info})
+    if not args.quiet:
+        print(f"streamed {info.get('events_per_epoch')} events per epoch; wrote {args.out}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from .datasets import LABEL
+    from .evaluation import evaluate
+    from .persistence import load_pipeline
+
+    pipe = load_pipeline(args.model)
+    frame, source = _load_events(args.data, need_labels=True)
+    X, y = frame.drop(columns=LABEL), frame[LABEL].to_numpy()
+    result = evaluate(pipe, X, y)
+    if args.out is not None:
+        from .report import write_report
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / METRICS_FILE, {"metrics": result.to_dict(), "data": source,
+                                         "model": str(args.model)})
+        write_report(out, result, X=X, y=y, title=f"higgs-sk evaluate: {source}")
+    _print_results(result)
+    return 0
+
+
+def cmd_predict(args):
+    import numpy as np
+
+    from .atomic import atomic_path
+    from .datasets import load_higgs
+    from .persistence import load_pipeline
+
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise UserError(f"--out {out}: use a .csv or .parquet file name")
+    pipe = load_pipeline(args.model)
+    frame = load_higgs(args.data)
+    frame = frame.assign(signal_probability=pipe.predict_proba(frame)[:, 1].astype(np.float32))
+    with atomic_path(out) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, float_format="%.9g")
+        else:
+            frame.to_parquet(tmp, index=False)
+    print(f"wrote {len(frame)} events with signal_probability to {out}", file=sys.stderr)
+    return 0
+
+
+def _read_grid(path):
+    if path is None:
+        from .pipeline import default_param_grid
+
+        return default_param_grid()
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"--grid {path}: no such file") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"--grid {path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) for v in raw.values()):
+        raise UserError(f"--grid {path}: expected an object mapping parameter names to lists")
+    grid = {}
+    for key, values in raw.items():
+        name = key if "__" in key else f"clf__{key}"
+        # JSON has no tuples; layer sizes come as lists of lists.
+        grid[name] = [tuple(v) if isinstance(v, list) else v for v in values]
+    return grid
+
+
+def cmd_tune(args):
+    import pandas as pd
+
+    from .datasets import LABEL
+    from .persistence import save_pipeline
+    from .pipeline import make_grid_search, make_higgs_pipeline
+
+    grid = _read_grid(args.grid)
+    frame, source = _load_events(args.data, need_labels=True)
+    with atomic_directory(args.out, replace=args.force) as staging:
+        X, y = frame.drop(columns=LABEL), frame[LABEL].to_numpy()
+        base = make_higgs_pipeline(epochs=args.epochs, random_state=args.seed)
+        invalid = sorted(set(grid) - set(base.get_params()))
+        if invalid:
+            raise UserError(f"--grid: unknown parameter(s) {invalid}")
+        search = make_grid_search(base, grid, cv=args.cv, n_jobs=args.n_jobs,
+                                  random_state=args.seed)
+        start = time.perf_counter()
+        if args.scheduler:
+            from .distributed import dask_backend
+
+            with dask_backend(args.scheduler):
+                search.fit(X, y)
+        else:
+            search.fit(X, y)
+        seconds = time.perf_counter() - start
+        table = pd.DataFrame(search.cv_results_)
+        cols = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]
+        cols += [c for c in table.columns if c.startswith("param_")]
+        table = table[cols].sort_values("rank_test_score")
+        from .atomic import atomic_path
+
+        with atomic_path(staging / "cv_results.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        info = {
+            "data": source,
+            "grid": {k: [list(v) if isinstance(v, tuple) else v for v in vs]
+                     for k, vs in grid.items()},
+            "cv": args.cv,
+            "best_params": {k: list(v) if isinstance(v, tuple) else v
+                            for k, v in search.best_params_.items()},
+            "best_score_roc_auc": float(search.best_score_),
+            "search_seconds": round(seconds, 1),
+        }
+        save_pipeline(search.best_estimator_, staging / MODEL_FILE, training=info)
+        _write_json(staging / "search.json", info)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(table.to_string(index=False))
+    print(f"best ROC AUC {search.best_score_:.4f} with {search.best_params_}; "
+          f"wrote {args.out}/{MODEL_FILE}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------
+
+
+def build_parser():
+    """The ``higgs-sk`` argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="higgs-sk",
+        description="Separate Higgs-boson signal from background with a Keras MLP "
+        "in scikit-learn, on the UCI HIGGS data set.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train, evaluate and save a pipeline",
+                       description="Split labelled events 60/15/25 (train/validation/test, "
+                       "stratified), train the network, evaluate it on the test events and "
+                       "write the model, metrics.json, report.md and figures into --out.")
+    p.add_argument("--data", metavar="PATH",
+                   help="HIGGS events (raw UCI CSV[.gz], CSV with header, Parquet); "
+                   "default: the bundled real sample")
+    p.add_argument("--out", metavar="DIR", default="higgs_run", help="output directory")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
+    p.add_argument("--test-size", type=_fraction, default=0.25)
+    p.add_argument("--val-size", type=_fraction, default=0.15)
+    p.add_argument("--epochs", type=_positive_int, default=100,
+                   help="epoch budget; early stopping usually ends sooner (default 100)")
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--hidden", type=_layers, default=(64, 64, 64, 32),
+                   help="hidden layer sizes (default 64,64,64,32)")
+    p.add_argument("--physics", action="store_true",
+                   help="add invariant masses and angles computed from the low-level features")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--stream", action="store_true",
+                   help="train out of core, chunk by chunk (files larger than memory)")
+    p.add_argument("--chunk-size", type=_positive_int, default=500_000,
+                   help="events per chunk with --stream")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or results table")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved pipeline on labelled events")
+    p.add_argument("--model", required=True, metavar="M", help="model file from train or tune")
+    p.add_argument("--data", required=True, metavar="D", help="labelled HIGGS events")
+    p.add_argument("--out", metavar="DIR", help="also write metrics.json, report.md, figures")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="add the signal probability to each event")
+    p.add_argument("--model", required=True, metavar="M")
+    p.add_argument("--data", required=True, metavar="D", help="HIGGS events, labelled or not")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="output .csv or .parquet: the events in input order plus "
+                   "a signal_probability column")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("tune", help="grid search on ROC AUC with stratified CV")
+    p.add_argument("--data", metavar="D", help="labelled events; default: the bundled sample")
+    p.add_argument("--grid", metavar="FILE.json",
+                   help='parameter grid, e.g. {"hidden_layer_sizes": [[64,64,64,32],[128,128]], '
+                   '"learning_rate": [0.001, 0.003]}; default: default_param_grid()')
+    p.add_argument("--cv", type=_positive_int, default=3)
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--epochs", type=_positive_int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the search on a Dask cluster (needs higgs-sk[dask])")
+    p.add_argument("--out", metavar="DIR", default="higgs_tune")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_tune)
+
+    from .fetch import add_fetch_parser
+
+    add_fetch_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``higgs-sk`` console script; returns the exit status."""
+    # Quiet TensorFlow's C++ start-up chatter for command-line users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .exceptions import HiggsSKError
+
+    try:
+        if args.command != "fetch":
+            _import_tensorflow_quietly()
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("higgs-sk: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except (UserError, HiggsSKError, OSError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"higgs-sk: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
