@@ -107,10 +107,6 @@ def _write_json(path, data):
     atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
 
 
-def _print_results(result, stream=sys.stdout):
-    print(result.summary(), file=stream)
-
-
 # -- commands --------------------------------------------------------------------
 
 
@@ -153,7 +149,7 @@ def cmd_train(args):
             y=test[LABEL].to_numpy(), info=info, title=f"higgs-sk train: {source}",
         )
     if not args.quiet:
-        _print_results(run.result)
+        print(run.result.summary())
         print(f"wrote {args.out}/{MODEL_FILE}, {METRICS_FILE}, report.md, figures/")
     return 0
 
@@ -199,7 +195,7 @@ def cmd_evaluate(args):
         _write_json(out / METRICS_FILE, {"metrics": result.to_dict(), "data": source,
                                          "model": str(args.model)})
         write_report(out, result, X=X, y=y, title=f"higgs-sk evaluate: {source}")
-    _print_results(result)
+    print(result.summary())
     return 0
 
 
