@@ -19,8 +19,10 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+import random
 from collections import defaultdict
 
 # TensorFlow logs C++ chatter at import; keep it quiet unless the user asked for it.
@@ -28,7 +30,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from scikeras.utils.random_state import tensorflow_random_state  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -38,9 +39,53 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from .validation import check_binary_labels  # noqa: E402
 
-__all__ = ["HiggsClassifier", "build_mlp"]
+__all__ = ["HiggsClassifier", "build_mlp", "seeded"]
 
 _PREDICT_BATCH = 65536
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed Python, NumPy, TensorFlow and Keras and enable op determinism, then restore.
+
+    scikeras' own ``tensorflow_random_state`` sets ``TF_DETERMINISTIC_OPS``
+    before asking whether determinism was already on, so it never switches it
+    off again, and every later unseeded Keras model in the process fails with
+    "Random ops require a seed".  This version restores everything it changed.
+
+    Parameters
+    ----------
+    seed : int or None
+        ``None`` does nothing.
+
+    Examples
+    --------
+    >>> from tensorflow.python.framework import config
+    >>> with seeded(0):
+    ...     inside = config.is_op_determinism_enabled()
+    >>> inside, config.is_op_determinism_enabled()
+    (True, False)
+    """
+    if seed is None:
+        yield
+        return
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+    from tensorflow.python.framework import config as tf_config
+
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    py_state, np_state = random.getstate(), np.random.get_state()
+    tf_seed = context.global_seed()
+    try:
+        keras.utils.set_random_seed(int(seed))
+        tf_config.enable_op_determinism()
+        yield
+    finally:
+        if not was_deterministic:
+            tf_config.disable_op_determinism()
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        tf.random.set_seed(tf_seed)
 
 
 def build_mlp(
@@ -247,6 +292,11 @@ class HiggsClassifier(KerasClassifier):
             weight_decay=self.weight_decay,
         )
 
+    def _build_keras_model(self):
+        # Replaces scikeras' version to seed with `seeded`, which restores global state.
+        with seeded(self._random_state):
+            return self._keras_build_fn({"n_features_in_": self.n_features_in_})
+
     def fit(self, X, y, sample_weight=None, callbacks=None):
         """Train a fresh network on ``(X, y)``.
 
@@ -332,12 +382,7 @@ class HiggsClassifier(KerasClassifier):
             )
             callbacks.append(early)
         sw_train = None if sample_weight is None else sample_weight[train]
-        if self._random_state is not None:
-            with tensorflow_random_state(self._random_state):
-                hist = self.model_.fit(
-                    X[train], y[train], sample_weight=sw_train, callbacks=callbacks, **fit_args
-                )
-        else:
+        with seeded(self._random_state):
             hist = self.model_.fit(
                 X[train], y[train], sample_weight=sw_train, callbacks=callbacks, **fit_args
             )

@@ -260,3 +260,16 @@ def test_grid_search_serial_and_parallel(small_xy):
         make_higgs_pipeline(epochs=2, random_state=0), X, y, cv=2, scoring="roc_auc", n_jobs=2
     )
     assert np.isfinite(scores).all()
+
+
+def test_seeded_fit_leaves_global_tensorflow_state_alone(small_xy):
+    # scikeras' seeding context leaves op determinism on, after which any unseeded
+    # Keras model in the same process fails with "Random ops require a seed".
+    from tensorflow.python.framework import config
+
+    X, y = small_xy
+    assert not config.is_op_determinism_enabled()
+    HiggsClassifier(epochs=1, random_state=0).fit(X.iloc[:300, :21], y[:300])
+    assert not config.is_op_determinism_enabled()
+    plain = build_mlp(21, hidden_layer_sizes=(4,))
+    plain.fit(X.iloc[:300, :21].to_numpy(), y[:300], epochs=1, verbose=0)
