@@ -132,6 +132,8 @@ def cmd_train(args):
             random_state=args.seed,
             physics="lorentz" if args.physics else None,
             callbacks=callbacks,
+            n_signal=args.n_signal,
+            n_background=args.n_background,
             epochs=args.epochs,
             batch_size=args.batch_size,
             hidden_layer_sizes=args.hidden,
@@ -186,15 +188,16 @@ def cmd_evaluate(args):
     pipe = load_pipeline(args.model)
     frame, source = _load_events(args.data, need_labels=True)
     X, y = frame.drop(columns=LABEL), frame[LABEL].to_numpy()
-    result = evaluate(pipe, X, y)
-    if args.out is not None:
+    if args.out is None:
+        result = evaluate(pipe, X, y, n_signal=args.n_signal, n_background=args.n_background)
+    else:
         from .report import write_report
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / METRICS_FILE, {"metrics": result.to_dict(), "data": source,
-                                         "model": str(args.model)})
-        write_report(out, result, X=X, y=y, title=f"higgs-sk evaluate: {source}")
+        with atomic_directory(args.out, replace=args.force) as staging:
+            result = evaluate(pipe, X, y, n_signal=args.n_signal, n_background=args.n_background)
+            _write_json(staging / METRICS_FILE, {"metrics": result.to_dict(), "data": source,
+                                                 "model": str(args.model)})
+            write_report(staging, result, X=X, y=y, title=f"higgs-sk evaluate: {source}")
     print(result.summary())
     return 0
 
@@ -299,6 +302,24 @@ def cmd_tune(args):
 # -- parser ----------------------------------------------------------------------
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_count_options(p):
+    p.add_argument("--n-signal", type=_positive_float, metavar="S",
+                   help="expected signal events for the S/sqrt(S+B) cut (default: test-set count)")
+    p.add_argument("--n-background", type=_positive_float, metavar="B",
+                   help="expected background events for the S/sqrt(S+B) cut "
+                   "(default: test-set count)")
+
+
 def build_parser():
     """The ``higgs-sk`` argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -332,12 +353,15 @@ def build_parser():
     p.add_argument("--chunk-size", type=_positive_int, default=500_000,
                    help="events per chunk with --stream")
     p.add_argument("--quiet", action="store_true", help="no progress bar or results table")
+    _add_count_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a saved pipeline on labelled events")
     p.add_argument("--model", required=True, metavar="M", help="model file from train or tune")
     p.add_argument("--data", required=True, metavar="D", help="labelled HIGGS events")
     p.add_argument("--out", metavar="DIR", help="also write metrics.json, report.md, figures")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
+    _add_count_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="add the signal probability to each event")
@@ -383,7 +407,8 @@ def main(argv=None):
             _import_tensorflow_quietly()
         return args.func(args)
     except KeyboardInterrupt:
-        print("higgs-sk: interrupted; no partial output was kept", file=sys.stderr)
+        print("higgs-sk: interrupted (output directories are only written when complete)",
+              file=sys.stderr)
         return 130
     except (UserError, HiggsSKError, OSError, ValueError) as exc:
         message = " ".join(str(exc).split())

@@ -25,8 +25,9 @@ import os
 import random
 from collections import defaultdict
 
-# TensorFlow logs C++ chatter at import; keep it quiet unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow logs C++ chatter (even harmless "ERROR" lines about tf.data graph
+# attributes on every fit); keep it quiet unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -197,6 +198,8 @@ class HiggsClassifier(KerasClassifier):
         ``val_loss``, ``val_accuracy``.
     n_epochs_ : int
         Epochs actually run.
+    n_validation_events_ : int
+        Training events held out for early stopping (0 without it).
     best_epoch_ : int or None
         1-based epoch whose weights were kept by early stopping.
     n_features_in_ : int
@@ -363,6 +366,7 @@ class HiggsClassifier(KerasClassifier):
         # Replaces scikeras' version, which silently drops fit callbacks and
         # has no stratified validation split.
         train, val = self._validation_split(len(X), y.ravel())
+        self.n_validation_events_ = 0 if val is None else len(val)
         callbacks = list(self._fit_callbacks) + list(self._extra_callbacks)
         early = None
         fit_args = dict(

@@ -94,6 +94,8 @@ def train_and_evaluate(
     features="low",
     physics=None,
     callbacks=None,
+    n_signal=None,
+    n_background=None,
     **classifier_params,
 ):
     """Split a labelled frame 60/15/25, fit the pipeline, evaluate on the test part.
@@ -116,6 +118,9 @@ def train_and_evaluate(
     physics : {"lorentz"} or None
     callbacks : list of keras callbacks, optional
         Used during this fit only (not saved with the model), e.g. a progress bar.
+    n_signal, n_background : float, optional
+        Expected signal and background counts for the S/sqrt(S+B) cut;
+        default: the test-set counts.
     **classifier_params
         Passed to :class:`~higgs_sk.model.HiggsClassifier`.
 
@@ -138,7 +143,8 @@ def train_and_evaluate(
     train_frame, test_frame = frame.iloc[train], frame.iloc[test]
     params = dict(classifier_params)
     params.setdefault("random_state", random_state)
-    params["validation_fraction"] = val_size / (1.0 - test_size)
+    # Rounded so metadata shows 0.2, not 0.19999999999999998.
+    params["validation_fraction"] = round(val_size / (1.0 - test_size), 12)
     pipe = make_higgs_pipeline(features=features, physics=physics, **params)
     X_train, y_train = train_frame.drop(columns=LABEL), y_all[train]
     X_test, y_test = test_frame.drop(columns=LABEL), y_all[test]
@@ -148,8 +154,9 @@ def train_and_evaluate(
     seconds = time.perf_counter() - start
 
     clf = pipe.named_steps["clf"]
-    result = evaluate(pipe, X_test, y_test, X_train=X_train, y_train=y_train)
-    n_fit = int(round(len(train) * (1.0 - clf.validation_fraction)))
+    result = evaluate(pipe, X_test, y_test, X_train=X_train, y_train=y_train,
+                      n_signal=n_signal, n_background=n_background)
+    n_fit = len(train) - clf.n_validation_events_
     info = {
         "events": {
             "total": int(len(frame)),
