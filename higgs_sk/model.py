@@ -403,6 +403,27 @@ class HiggsClassifier(KerasClassifier):
 
     # -- prediction --------------------------------------------------------------
 
+    def _compiled_forward(self):
+        # One graph per fitted model with a batch dimension of None: Keras'
+        # predict_on_batch retraces for every new input length, which floods
+        # the log during cross-validation.  Not pickled (see __getstate__).
+        fn = self.__dict__.get("_forward")
+        if fn is None:
+            import tensorflow as tf
+
+            model = self.model_
+            fn = tf.function(
+                lambda x: model(x, training=False),
+                input_signature=[tf.TensorSpec([None, self.n_features_in_], tf.float32)],
+            )
+            self._forward = fn
+        return fn
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_forward", None)
+        return state
+
     def _signal_probability(self, X):
         check_is_fitted(self, "model_")
         X = check_array(X, dtype=np.float32)
@@ -411,14 +432,13 @@ class HiggsClassifier(KerasClassifier):
                 f"X has {X.shape[1]} features, but HiggsClassifier is expecting "
                 f"{self.n_features_in_} features as input."
             )
+        forward = self._compiled_forward()
         out = np.empty(len(X), dtype=np.float32)
         # One compiled call per large block instead of Keras' per-32 predict loop;
         # a fixed block size also keeps results bit-identical run to run.
         for start in range(0, len(X), _PREDICT_BATCH):
             block = X[start : start + _PREDICT_BATCH]
-            out[start : start + len(block)] = np.asarray(
-                self.model_.predict_on_batch(block)
-            ).reshape(-1)
+            out[start : start + len(block)] = forward(block).numpy().reshape(-1)
         return out
 
     def predict_proba(self, X):
