@@ -251,7 +251,7 @@ def cmd_tune(args):
 
     from .datasets import LABEL
     from .persistence import save_pipeline
-    from .pipeline import make_grid_search, make_higgs_pipeline
+    from .pipeline import make_higgs_pipeline
 
     grid = _read_grid(args.grid)
     frame, source = _load_events(args.data, need_labels=True)
@@ -261,16 +261,13 @@ def cmd_tune(args):
         invalid = sorted(set(grid) - set(base.get_params()))
         if invalid:
             raise UserError(f"--grid: unknown parameter(s) {invalid}")
-        search = make_grid_search(base, grid, cv=args.cv, n_jobs=args.n_jobs,
-                                  random_state=args.seed)
-        start = time.perf_counter()
-        if args.scheduler:
-            from .distributed import dask_backend
+        from .distributed import run_grid_search
 
-            with dask_backend(args.scheduler):
-                search.fit(X, y)
-        else:
-            search.fit(X, y)
+        # On a cluster every worker thread should take fits; n_jobs=1 would keep them here.
+        n_jobs = None if args.scheduler and args.n_jobs == 1 else args.n_jobs
+        start = time.perf_counter()
+        search = run_grid_search(X, y, grid, pipeline=base, cv=args.cv, n_jobs=n_jobs,
+                                 scheduler=args.scheduler, random_state=args.seed)
         seconds = time.perf_counter() - start
         table = pd.DataFrame(search.cv_results_)
         cols = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]

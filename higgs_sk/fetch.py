@@ -433,7 +433,7 @@ def _write_cache(archive, cache, sha256, progress):
 
     _say(progress, f"converting {archive.name} to {cache.name} (once; takes a few minutes)")
     t0 = time.monotonic()
-    frame = load_higgs(archive)
+    frame = load_higgs(archive, cache=False)  # fetch keeps its own Parquet copy
     missing = [c for c in FEATURE_NAMES + [LABEL] if c not in frame.columns]
     if missing:
         raise DataFormatError(f"{archive}: column(s) missing: {missing}")

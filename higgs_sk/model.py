@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
 import random
 from collections import defaultdict
@@ -43,6 +44,16 @@ from .validation import check_binary_labels  # noqa: E402
 __all__ = ["HiggsClassifier", "build_mlp", "seeded"]
 
 _PREDICT_BATCH = 65536
+
+
+class _DropRetracingNotice(logging.Filter):
+    # Every fitted model owns one compiled forward graph; during cross-validation
+    # TensorFlow counts these as "retracing" and warns, although nothing is wrong.
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_DropRetracingNotice())
 
 
 @contextlib.contextmanager
@@ -96,6 +107,7 @@ def build_mlp(
     dropout=0.2,
     learning_rate=1e-3,
     weight_decay=0.0,
+    seed=None,
 ):
     """Build and compile the binary-classification MLP.
 
@@ -112,6 +124,10 @@ def build_mlp(
     learning_rate : float
     weight_decay : float
         Decoupled weight decay; ``> 0`` switches Adam to AdamW.
+    seed : int, optional
+        Seeds every initializer and dropout layer explicitly, so the network
+        does not depend on global random state that other threads (a Dask
+        worker's event loop, say) may draw from concurrently.
 
     Returns
     -------
@@ -130,11 +146,19 @@ def build_mlp(
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     inputs = keras.Input(shape=(int(n_features),), name="features")
     x = inputs
+    def init(i):
+        if seed is None:
+            return "glorot_uniform"
+        return keras.initializers.GlorotUniform(seed=int(seed) * 7919 + i)
+
     for i, units in enumerate(sizes):
-        x = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(x)
+        x = keras.layers.Dense(units, activation=activation, kernel_initializer=init(i),
+                               name=f"dense_{i}")(x)
         if dropout and i < len(sizes) - 1:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="signal_probability")(x)
+            drop_seed = None if seed is None else int(seed) * 7919 + 1000 + i
+            x = keras.layers.Dropout(dropout, seed=drop_seed, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=init(len(sizes)),
+                                 name="signal_probability")(x)
     model = keras.Model(inputs, outputs, name="higgs_mlp")
     if weight_decay:
         opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
@@ -293,6 +317,7 @@ class HiggsClassifier(KerasClassifier):
             dropout=self.dropout,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
+            seed=self._random_state,
         )
 
     def _build_keras_model(self):

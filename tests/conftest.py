@@ -14,6 +14,18 @@ DATA = Path(__file__).parent / "data"
 UCI_2000 = DATA / "higgs_uci_format_2000.csv"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_parquet_cache(tmp_path_factory):
+    """Tests never write the user's real loader cache."""
+    old = os.environ.get("HIGGS_SK_CACHE")
+    os.environ["HIGGS_SK_CACHE"] = str(tmp_path_factory.mktemp("higgs_cache"))
+    yield
+    if old is None:
+        os.environ.pop("HIGGS_SK_CACHE", None)
+    else:
+        os.environ["HIGGS_SK_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def uci_path():
     """2,000 real events in the exact raw UCI format (no header, label first)."""

@@ -255,7 +255,7 @@ def test_corrupt_archive_in_data_home_is_not_used(tmp_path, server, archive):
 def test_cache_from_another_file_is_rebuilt(tmp_path, server, archive, monkeypatch):
     _fetch(tmp_path, server, archive)
     calls = []
-    monkeypatch.setattr(fetch_mod, "load_higgs", lambda p: calls.append(p) or load_higgs(p))
+    monkeypatch.setattr(fetch_mod, "load_higgs", lambda p, **kw: calls.append(p) or load_higgs(p, **kw))
     table = pq.read_table(tmp_path / "HIGGS.parquet")
     meta = dict(table.schema.metadata)
     meta[b"higgs_sk.source_sha256"] = b"f" * 64
