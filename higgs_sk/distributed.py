@@ -98,51 +98,13 @@ def _thread_env(tf_threads):
     return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": n}
 
 
-# The module-level functions of ``random`` that use its hidden global generator.
-_RANDOM_FUNCS = (
-    "seed", "getstate", "setstate", "random", "uniform", "triangular", "randint",
-    "choice", "randrange", "sample", "shuffle", "choices", "normalvariate",
-    "lognormvariate", "expovariate", "vonmisesvariate", "gammavariate", "gauss",
-    "betavariate", "binomialvariate", "paretovariate", "weibullvariate",
-    "getrandbits", "randbytes",
-)  # fmt: skip
-
-
-def _thread_local_python_random():
-    """Give every thread of this process its own generator behind ``random.*``.
-
-    A seeded ``HiggsClassifier`` fit seeds Python's global ``random`` generator
-    (scikeras' ``tensorflow_random_state``) and Keras draws the initial
-    weights' and dropout seeds from it.  In a Dask worker the event-loop
-    thread draws from the same generator while a fit runs (``dask.sizeof``
-    samples containers with ``random.sample``), so the same seed would give
-    a different network on the cluster than locally.  With one generator per
-    thread, a fit in a worker thread sees exactly the draws it would see in
-    a process of its own.  Idempotent.
-    """
-    import functools
-    import random
-    import threading
-
-    if getattr(random, "_higgs_sk_thread_local", False):
-        return
-    local = threading.local()
-
-    def call(name, *args, **kwargs):
-        gen = getattr(local, "generator", None)
-        if gen is None:
-            gen = local.generator = random.Random()
-        return getattr(gen, name)(*args, **kwargs)
-
-    for name in _RANDOM_FUNCS:
-        if hasattr(random.Random, name):
-            setattr(random, name, functools.partial(call, name))
-    random._higgs_sk_thread_local = True
-
-
 class _TFThreadLimits(_WorkerPluginBase):
-    """Worker plugin: bound TensorFlow's thread pools before it starts in the
-    worker, and keep seeded fits reproducible (see :func:`_thread_local_python_random`)."""
+    """Worker plugin: bound TensorFlow's thread pools before it starts in the worker.
+
+    Seeded fits need no help here: :func:`~higgs_sk.model.build_mlp` seeds every
+    layer explicitly, so the worker's event loop drawing from Python's global
+    ``random`` (``dask.sizeof`` does) cannot change the network.
+    """
 
     name = "higgs-sk-worker-setup"
 
@@ -150,7 +112,6 @@ class _TFThreadLimits(_WorkerPluginBase):
         self.tf_threads = None if tf_threads is None else int(tf_threads)
 
     def setup(self, worker):
-        _thread_local_python_random()
         if self.tf_threads is None:
             return
         # TensorFlow reads these when its runtime starts, i.e. at the first

@@ -64,27 +64,6 @@ def test_work_runs_in_the_workers_with_bounded_threads(cluster):
     assert set(env.values()) == {"1"}
 
 
-def test_seeded_draws_in_a_worker_are_not_disturbed_by_the_worker(cluster):
-    # Why the worker setup isolates Python's global random generator: the
-    # worker's event loop draws from it too (dask.sizeof), which broke the
-    # reproducibility of seeded networks on the cluster.
-    def seeded_draws():
-        import random
-        import time
-
-        random.seed(0)
-        time.sleep(1.5)  # the event loop keeps running meanwhile
-        return [random.randint(1, 10**9) for _ in range(3)]
-
-    import random
-
-    expected = random.Random(0)
-    expected = [expected.randint(1, 10**9) for _ in range(3)]
-    with dask_backend(cluster.scheduler_address) as client:
-        got = client.submit(seeded_draws, pure=False).result()
-    assert got == expected
-
-
 def test_without_dask_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"higgs-sk\[dask\]"):
