@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import platform
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -24,16 +22,16 @@ def machine():
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
-def resampled_events(n_events, random_state=0):
-    """``n_events`` feature rows and labels resampled from the bundled real sample.
+def synthetic_events(n_events, random_state=0):
+    """``n_events`` SYNTHETIC feature rows and labels (:func:`higgs_sk.synthetic.make_synthetic`).
 
-    For speed measurements only: duplicated events say nothing about quality.
+    For speed measurements only: resampled events say nothing about quality.
     """
-    from higgs_sk.datasets import load_sample
+    from higgs_sk.datasets import FEATURE_NAMES, LABEL
+    from higgs_sk.synthetic import make_synthetic
 
-    X, y = load_sample(return_X_y=True, as_frame=True)
-    idx = np.random.default_rng(random_state).integers(0, len(X), n_events)
-    return X.iloc[idx].reset_index(drop=True), y.to_numpy()[idx]
+    frame = make_synthetic(n_events, random_state=random_state)
+    return frame[FEATURE_NAMES], frame[LABEL].to_numpy()
 
 
 def print_table(title, header, rows):

@@ -14,7 +14,7 @@ import time
 
 import _common  # noqa: F401  (sets TensorFlow's log level first)
 import numpy as np
-from _common import machine, print_table, resampled_events
+from _common import machine, print_table, synthetic_events
 
 
 def main():
@@ -24,7 +24,7 @@ def main():
 
     from higgs_sk.pipeline import make_higgs_pipeline
 
-    X, y = resampled_events(args.events)
+    X, y = synthetic_events(args.events)
     pipe = make_higgs_pipeline(epochs=1, early_stopping=False, random_state=0)
     pipe.fit(X.iloc[:20_000], y[:20_000])
     model = pipe.named_steps["clf"].model_

@@ -339,7 +339,7 @@ def build_parser():
     p.add_argument("--val-size", type=_fraction, default=0.15)
     p.add_argument("--epochs", type=_positive_int, default=100,
                    help="epoch budget; early stopping usually ends sooner (default 100)")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--batch-size", type=_positive_int, default=1024)
     p.add_argument("--hidden", type=_layers, default=(64, 64, 64, 32),
                    help="hidden layer sizes (default 64,64,64,32)")
     p.add_argument("--physics", action="store_true",

@@ -182,15 +182,17 @@ class HiggsClassifier(KerasClassifier):
     activation : str, default="relu"
     dropout : float, default=0.2
         Dropout rate after every hidden layer but the last.
-    learning_rate : float, default=1e-3
-        Adam's step size.
+    learning_rate : float, default=3e-3
+        Adam's step size; larger than Keras' 1e-3 to go with the larger batch.
     weight_decay : float, default=0.0
         Decoupled weight decay (AdamW) when positive.
-    batch_size : int, default=256
+    batch_size : int, default=1024
         The original analysis used 32, which made training slow (about 10k
-        events/s on two cores); 256 trains several times faster per epoch and
-        still takes ~25 steps per epoch on a few thousand events, so small
-        samples do not lose accuracy.
+        events/s on two cores, where per-step overhead dominates this small
+        network); 1024 runs ~10x the events/s.  With ``learning_rate=3e-3``
+        it matched the best small-sample setting in a 5-fold grid search on
+        the bundled 9,000 events (CV AUC 0.648 vs 0.647 for batch 256 at
+        1e-3, at about half the training time; ``bench/tune_small_sample.py``).
     epochs : int, default=100
         Upper bound; early stopping usually ends training far sooner.
     early_stopping : bool, default=True
@@ -257,9 +259,9 @@ class HiggsClassifier(KerasClassifier):
         hidden_layer_sizes=(64, 64, 64, 32),
         activation="relu",
         dropout=0.2,
-        learning_rate=1e-3,
+        learning_rate=3e-3,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size=1024,
         epochs=100,
         early_stopping=True,
         patience=10,
