@@ -110,10 +110,10 @@ def atomic_directory(path, *, replace=False):
         raise FileExistsError(f"{path}: directory is not empty; pass --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    old = None
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield staging
-        old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -121,5 +121,8 @@ def atomic_directory(path, *, replace=False):
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        # Interrupted between the two renames: put the previous directory back.
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)
         shutil.rmtree(staging, ignore_errors=True)
         raise

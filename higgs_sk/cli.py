@@ -68,6 +68,27 @@ def _layers(text):
     return sizes
 
 
+def _check_out_dir(out, force, *inputs):
+    """Refuse an --out directory early, before loading data or training.
+
+    A non-empty directory needs --force; and even with --force it must not
+    hold one of the command's own inputs, which replacing it would delete.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UserError(f"--out {out}: directory is not empty; pass --force to replace it")
+        root = out.resolve()
+        for item in inputs:
+            if item is not None and root in Path(item).resolve().parents:
+                raise UserError(
+                    f"--out {out}: holds the input {item}, which --force would delete; "
+                    f"choose another --out directory"
+                )
+
+
 def _load_events(path, *, need_labels):
     from .datasets import LABEL, load_higgs, load_sample
 
@@ -113,6 +134,7 @@ def _write_json(path, data):
 def cmd_train(args):
     from .report import write_report
 
+    _check_out_dir(args.out, args.force, args.data)
     if args.stream:
         return _train_stream(args)
     frame, source = _load_events(args.data, need_labels=True)
@@ -183,10 +205,14 @@ def _train_stream(args):
 def cmd_evaluate(args):
     from .datasets import LABEL
     from .evaluation import evaluate
-    from .persistence import load_pipeline
+    from .persistence import check_feature_names, load_pipeline
 
-    pipe = load_pipeline(args.model)
+    if args.out is not None:
+        _check_out_dir(args.out, args.force, args.data, args.model)
+    # The model named by --model, and no other path; a bad one fails before the data is read.
+    pipe, meta = load_pipeline(args.model, return_metadata=True)
     frame, source = _load_events(args.data, need_labels=True)
+    check_feature_names(meta, frame.columns, model=str(args.model), data=source)
     X, y = frame.drop(columns=LABEL), frame[LABEL].to_numpy()
     if args.out is None:
         result = evaluate(pipe, X, y, n_signal=args.n_signal, n_background=args.n_background)
@@ -207,14 +233,18 @@ def cmd_predict(args):
 
     from .atomic import atomic_path
     from .datasets import load_higgs
-    from .persistence import load_pipeline
+    from .persistence import check_feature_names, load_pipeline
 
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise UserError(f"--out {out}: use a .csv or .parquet file name")
-    pipe = load_pipeline(args.model)
+    for name, item in (("--data", args.data), ("--model", args.model)):
+        if out.exists() and Path(item).exists() and out.samefile(item):
+            raise UserError(f"--out {out}: is the {name} file; writing it would destroy it")
+    pipe, meta = load_pipeline(args.model, return_metadata=True)
     frame = load_higgs(args.data)
+    check_feature_names(meta, frame.columns, model=str(args.model), data=str(args.data))
     frame = frame.assign(signal_probability=pipe.predict_proba(frame)[:, 1].astype(np.float32))
     with atomic_path(out) as tmp:
         if suffix == ".csv":
@@ -253,6 +283,7 @@ def cmd_tune(args):
     from .persistence import save_pipeline
     from .pipeline import make_higgs_pipeline
 
+    _check_out_dir(args.out, args.force, args.data, args.grid)
     grid = _read_grid(args.grid)
     frame, source = _load_events(args.data, need_labels=True)
     with atomic_directory(args.out, replace=args.force) as staging:

@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import hashlib
 import io
@@ -328,9 +329,11 @@ class _FrameBuilder:
                 )
         if self.bad_label is not None:
             row, value = self.bad_label
+            value = float(value)
+            shown = int(value) if value.is_integer() else value
             raise DataFormatError(
                 f"{path}: label at line {row + first_data_line} (event {row}) is "
-                f"{value!r}; labels must be 0 (background) or 1 (signal)"
+                f"{shown!r}; labels must be 0 (background) or 1 (signal)"
             )
         # block.T is the (n_events, n_features) view pandas stores as one block.
         frame = pd.DataFrame(block.T, columns=self.features, copy=False)
@@ -423,12 +426,139 @@ def _read_csv(path, n_rows):
             if builder.full:
                 break
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error) as exc:
-        raise DataFormatError(f"{path}: {_explain_arrow_error(exc, has_header)}") from exc
+        source.close()
+        where = _locate_csv_error(path, columns, has_header, gz, exc)
+        raise DataFormatError(f"{path}: {where or _explain_arrow_error(exc, has_header)}") from exc
     finally:
         source.close()
     if builder.n == 0:
         raise DataFormatError(f"{path}: header only, the file holds no events")
     return builder, first_data_line
+
+
+# Cells Arrow reads as null (then reported as missing values with their line).
+_ARROW_NULLS = frozenset(
+    ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+     "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"]
+)  # fmt: skip
+# Bytes of plain numeric lines; a line with any other byte gets a cell-by-cell check.
+_NUMERIC_BYTES = b"0123456789.eE+-, \t\r\n"
+_NUMERIC_TABLE = np.zeros(256, dtype=bool)
+_NUMERIC_TABLE[list(_NUMERIC_BYTES)] = True
+_SCAN_BYTES = 1 << 22  # block size when looking for the line Arrow rejected
+
+
+def _arrow_reads_number(cell):
+    """Whether Arrow's float parser accepts ``cell`` (a number, inf or a null)."""
+    if cell in _ARROW_NULLS:
+        return True
+    text = cell.strip(" \t")
+    if text in _ARROW_NULLS:
+        return True
+    if not text.isascii() or "_" in text:  # Python's float() takes these, Arrow does not
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _short(cell, limit=40):
+    return cell if len(cell) <= limit else cell[: limit - 3] + "..."
+
+
+def _check_csv_line(line, lineno, columns, ref):
+    """Message for a raw CSV line Arrow would reject, or None if it is fine."""
+    text = line.decode("utf-8", "replace")
+    if not text:
+        return None  # Arrow skips empty lines
+    fields = next(csv.reader([text])) if '"' in text else text.split(",")
+    if len(fields) != len(columns):
+        return (
+            f"line {lineno} has {len(fields)} fields, expected {len(columns)} {ref} "
+            f"({_short(text, 60)!r})"
+        )
+    for j, (name, cell) in enumerate(zip(columns, fields)):
+        if _arrow_reads_number(cell):
+            continue
+        if name == LABEL:
+            return (
+                f"label at line {lineno} is {_short(cell)!r}; labels must be "
+                f"0 (background) or 1 (signal)"
+            )
+        return f"line {lineno}, column {name!r} (field {j + 1}): {_short(cell)!r} is not a number"
+    return None
+
+
+def _scan_csv_block(chunk, before, columns, hint, ref):
+    """First rejected line of ``chunk`` (whole lines; ``before`` lines precede it)."""
+    arr = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(arr == ord("\n"))
+    starts = np.r_[0, ends[:-1] + 1]
+    # Commas per line, vectorised; empty lines are skipped by Arrow.
+    commas = np.diff(np.searchsorted(np.flatnonzero(arr == ord(",")), ends), prepend=0)
+    length = ends - starts
+    empty = (length == 0) | ((length == 1) & (arr[starts] == ord("\r")))
+    suspect = (commas != len(columns) - 1) & ~empty
+    if chunk.translate(None, _NUMERIC_BYTES):  # bytes a plain number never has
+        suspect[np.searchsorted(ends, np.flatnonzero(~_NUMERIC_TABLE[arr]))] = True
+    if hint:
+        pos = chunk.find(hint)
+        while pos >= 0:
+            suspect[np.searchsorted(ends, pos)] = True
+            pos = chunk.find(hint, pos + 1)
+    for i in np.flatnonzero(suspect):
+        line = chunk[starts[i] : ends[i]].rstrip(b"\r")
+        found = _check_csv_line(line, before + int(i) + 1, columns, ref)
+        if found:
+            return found
+    return None
+
+
+def _locate_csv_error(path, columns, has_header, gz, exc):
+    """Line (and column) of the first row Arrow rejected, or None.
+
+    Arrow's messages for a row with the wrong number of fields or a cell that
+    is not a number carry no line number.  Only on that error path, the file
+    is read again (gzip-aware) in blocks up to the first offending line:
+    field counts are checked on every line with NumPy, and cells one by one
+    on lines holding anything but digits, signs, points and exponents, or
+    holding the value Arrow named.  About 1 s per GB of text.
+    """
+    import pyarrow as pa
+
+    if not isinstance(exc, pa.ArrowInvalid):
+        return None
+    msg = str(exc)
+    hint = re.search(r"invalid value '(.*)'", msg)
+    if not (hint or re.search(r"Expected \d+ columns, got \d+", msg)):
+        return None
+    hint = hint.group(1).encode("utf-8", "replace") if hint and hint.group(1) else None
+    ref = "as in the header" if has_header else "as on line 1"
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            before = 1 if has_header else 0
+            if has_header:
+                fh.readline()
+            rest = b""
+            while True:
+                block = fh.read(_SCAN_BYTES)
+                data = rest + block
+                if block:
+                    cut = data.rfind(b"\n") + 1
+                    chunk, rest = data[:cut], data[cut:]
+                else:  # end of file: the last line may lack its newline
+                    chunk, rest = (data + b"\n" if data else b""), b""
+                if chunk:
+                    found = _scan_csv_block(chunk, before, columns, hint, ref)
+                    if found:
+                        return found
+                    before += chunk.count(b"\n")
+                if not block:
+                    return None
+    except (OSError, EOFError, zlib.error, csv.Error):
+        return None
 
 
 def _explain_arrow_error(exc, has_header):

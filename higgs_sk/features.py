@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .datasets import FEATURE_NAMES, HIGH_LEVEL_FEATURES, LOW_LEVEL_FEATURES, canonical_name
+from .exceptions import DataFormatError
 
 __all__ = ["FeatureSelector", "resolve_features"]
 
@@ -77,8 +78,27 @@ def _check_finite(values, names):
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
             f"Input contains NaN or infinity: feature {names[col]!r} at row {row} "
-            f"is {values[row, col]!r}"
+            f"is {float(values[row, col])}"
         )
+
+
+def _frame_values(X):
+    """A frame's values as a float array; a non-numeric cell is named by column and row."""
+    try:
+        return check_array(X, dtype=("float64", "float32"), ensure_all_finite=False)
+    except (ValueError, TypeError) as exc:
+        for col in X.columns:
+            values = X[col]
+            if values.dtype.kind in "biuf":
+                continue
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = numeric.isna().to_numpy() & values.notna().to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataFormatError(
+                    f"feature {str(col)!r} at row {row} is {values.iloc[row]!r}, not a number"
+                ) from exc
+        raise
 
 
 class FeatureSelector(TransformerMixin, BaseEstimator):
@@ -131,6 +151,16 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        higgs_sk.exceptions.DataFormatError
+            A selected column is missing, two columns are the same feature
+            (``lepton_pT`` and ``lepton pT``), or a cell is not a number; the
+            message names the column (and row).
+        ValueError
+            NaN or infinity in a selected feature (named with its row), or an
+            array with neither 28 columns nor the selected number.
         """
         selected = resolve_features(self.features)
         if hasattr(self, "feature_names_in_"):
@@ -155,6 +185,13 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_events, n_selected)
             Same floating dtype as the input (float32 stays float32).
+
+        Raises
+        ------
+        higgs_sk.exceptions.DataFormatError, ValueError
+            As in :meth:`fit`; also an array whose number of columns differs
+            from the one seen in ``fit``.  A DataFrame may have extra columns
+            and any column order.
         """
         check_is_fitted(self, "selected_")
         if not isinstance(X, pd.DataFrame):
@@ -201,7 +238,7 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
                 X = X.iloc[:, selected]
             else:
                 X = X[self._frame_columns(X, selected)]
-            values = check_array(X, dtype=("float64", "float32"), ensure_all_finite=False)
+            values = _frame_values(X)
             names = [str(c) for c in X.columns]
         else:
             values = check_array(X, dtype=("float64", "float32"), ensure_all_finite=False)
@@ -224,11 +261,14 @@ class FeatureSelector(TransformerMixin, BaseEstimator):
             if c is None:
                 continue  # extra columns are allowed and ignored
             if c in by_canon:
-                raise ValueError(f"columns {by_canon[c]!r} and {col!r} are both {c!r}")
+                raise DataFormatError(
+                    f"duplicated column: {by_canon[c]!r} and {col!r} are both {c!r}; "
+                    f"keep one of them"
+                )
             by_canon[c] = col
         missing = [n for n in selected if n not in by_canon]
         if missing:
-            raise ValueError(f"the input frame lacks feature column(s) {missing}")
+            raise DataFormatError(f"the input frame lacks feature column(s) {missing}")
         return [by_canon[n] for n in selected]
 
     @staticmethod

@@ -357,6 +357,13 @@ class HiggsClassifier(KerasClassifier):
         self.classes_ = None  # scikeras re-derives the classes from y
         try:
             super(KerasClassifier, self).fit(X, y, sample_weight=sample_weight)
+        except BaseException:
+            # An interrupted fit (Ctrl-C in a notebook) must not leave a half-trained
+            # network behind that predict would then use silently.
+            for attr in ("model_", "history_", "n_epochs_", "best_epoch_",
+                         "n_validation_events_", "_forward"):
+                self.__dict__.pop(attr, None)
+            raise
         finally:
             del self._extra_callbacks
         return self

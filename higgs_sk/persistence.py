@@ -9,7 +9,15 @@ Security: unpickling runs code.  :func:`load_pipeline` verifies the
 recorded SHA-256 *before* unpickling and refuses a mismatch, so a truncated
 or altered file is never executed; it cannot make a file from an untrusted
 source safe, since whoever made the file also made its metadata.  Only load
-models you or your collaborators produced.
+models you or your collaborators produced.  The ``higgs-sk`` command line
+loads a model only from the path given to ``--model``; it never looks for
+one in a directory, a default location or the data's folder.
+
+Compatibility: a model saved by a newer higgs-sk model format raises
+:class:`~higgs_sk.exceptions.IncompatibleModelError`; one saved with other
+major.minor versions of higgs-sk, scikit-learn, Keras, TensorFlow or scikeras
+loads with a :class:`ModelVersionWarning`, and if it then cannot be
+unpickled, the error is an ``IncompatibleModelError`` naming both versions.
 
 Examples
 --------
@@ -39,6 +47,7 @@ __all__ = [
     "read_metadata",
     "metadata_path",
     "file_sha256",
+    "check_feature_names",
     "ModelVersionWarning",
 ]
 
@@ -162,18 +171,21 @@ def read_metadata(path):
 
 
 def _check_versions(meta, path):
+    """Refuse a newer model format; warn about other library versions, return them."""
     saved_format = meta.get("format_version")
     if not isinstance(saved_format, int) or saved_format > FORMAT_VERSION:
         raise IncompatibleModelError(
-            f"{path}: saved in model format {saved_format!r}; this higgs-sk reads "
-            f"format {FORMAT_VERSION} or older; upgrade higgs-sk"
+            f"{path}: saved in model format {saved_format!r} "
+            f"(higgs-sk {meta.get('versions', {}).get('higgs-sk', '?')}); this higgs-sk "
+            f"reads format {FORMAT_VERSION} or older; upgrade higgs-sk"
         )
-    saved = meta.get("versions", {})
+    saved = meta.get("versions")
+    saved = saved if isinstance(saved, dict) else {}
     now = _versions()
     differ = []
-    for dist in ("scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "scikeras"):
+    for dist in ("higgs-sk", "scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "scikeras"):
         a, b = saved.get(dist), now.get(dist)
-        if a and b and a.split(".")[:2] != b.split(".")[:2]:
+        if a and b and str(a).split(".")[:2] != b.split(".")[:2]:
             differ.append(f"{dist} {a} (saved) vs {b} (installed)")
     if differ:
         warnings.warn(
@@ -182,6 +194,7 @@ def _check_versions(meta, path):
             ModelVersionWarning,
             stacklevel=3,
         )
+    return differ
 
 
 def load_pipeline(path, *, return_metadata=False):
@@ -200,23 +213,34 @@ def load_pipeline(path, *, return_metadata=False):
     Raises
     ------
     higgs_sk.exceptions.ModelFileError
-        Missing file, missing metadata, truncated or altered model (SHA-256
-        or size mismatch, checked before unpickling), or a file that does
-        not unpickle to a model.
+        Missing file, a directory, missing or unreadable metadata, truncated
+        or altered model (SHA-256 or size mismatch, checked before
+        unpickling), or a file that does not unpickle to a model.
     higgs_sk.exceptions.IncompatibleModelError
-        Saved by a newer, incompatible higgs-sk.
+        Saved by a newer, incompatible higgs-sk, or saved with other library
+        versions and not loadable with the installed ones.
 
     Warns
     -----
     ModelVersionWarning
-        Saved with other major.minor versions of scikit-learn, Keras,
-        TensorFlow or scikeras.
+        Saved with other major.minor versions of higgs-sk, scikit-learn,
+        Keras, TensorFlow or scikeras.
     """
     path = Path(path)
+    if path.is_dir():
+        # Never guess a file inside: the caller names the model it trusts.
+        raise ModelFileError(
+            f"{path}: is a directory; give the model file itself, e.g. {path / 'model.joblib'}"
+        )
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     meta = read_metadata(path)
-    _check_versions(meta, path)
+    differ = _check_versions(meta, path)
+    if not isinstance(meta.get("sha256"), str) or not isinstance(meta.get("size"), int):
+        raise ModelFileError(
+            f"{path}: {metadata_path(path).name} records no SHA-256 and size, so the model "
+            f"cannot be verified; refusing to unpickle it"
+        )
     size = path.stat().st_size
     if size != meta.get("size") or file_sha256(path) != meta.get("sha256"):
         raise ModelFileError(
@@ -230,7 +254,52 @@ def load_pipeline(path, *, return_metadata=False):
     try:
         pipe = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelFileError(f"{path}: could not load the model ({type(exc).__name__}: {exc})") from exc
+        if differ:
+            raise IncompatibleModelError(
+                f"{path}: could not load the model with the installed libraries "
+                f"({type(exc).__name__}: {exc}); it was saved with {'; '.join(differ)}. "
+                f"Install the saved versions or retrain"
+            ) from exc
+        raise ModelFileError(
+            f"{path}: could not load the model ({type(exc).__name__}: {exc})"
+        ) from exc
     if not hasattr(pipe, "predict_proba"):
         raise ModelFileError(f"{path}: holds a {type(pipe).__name__}, not a classifier pipeline")
     return (pipe, meta) if return_metadata else pipe
+
+
+def check_feature_names(meta, columns, *, model="the model", data="the data"):
+    """Check that events have every feature column a saved model was trained on.
+
+    Parameters
+    ----------
+    meta : dict
+        Metadata from :func:`read_metadata` or ``load_pipeline(...,
+        return_metadata=True)``.
+    columns : iterable of str
+        Column names of the events (any common spelling).
+    model, data : str
+        How to name the model and the events in the message.
+
+    Raises
+    ------
+    higgs_sk.exceptions.IncompatibleModelError
+        The events lack some of the model's features.  Extra columns and
+        another column order are fine: the pipeline selects by name.
+
+    Examples
+    --------
+    >>> check_feature_names({"feature_names": ["lepton_pT"]}, ["lepton pT", "label"])
+    """
+    from .datasets import canonical_name
+
+    needed = meta.get("feature_names") or []
+    if not all(canonical_name(n) == n for n in needed):
+        return  # positional models name their inputs x0, x1, ...: nothing to compare
+    have = {canonical_name(c) for c in columns}
+    missing = [n for n in needed if n not in have]
+    if missing:
+        raise IncompatibleModelError(
+            f"{model} was trained on feature column(s) {missing} that {data} lacks; "
+            f"use events with those columns or a model trained on the columns present"
+        )

@@ -76,6 +76,7 @@ from .datasets import (
     _is_number,
     _layout_from_names,
     _layout_headerless,
+    _locate_csv_error,
     _table_to_frame,
 )
 from .exceptions import DataFormatError
@@ -201,7 +202,8 @@ def _iter_raw_batches(path, fmt, columns):
                 break
             yield pa.Table.from_batches([batch]), first_line
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error) as exc:
-        raise DataFormatError(f"{path}: {_explain_arrow_error(exc, has_header)}") from exc
+        where = _locate_csv_error(path, names, has_header, _is_gzip(path), exc)
+        raise DataFormatError(f"{path}: {where or _explain_arrow_error(exc, has_header)}") from exc
     finally:
         source.close()
 

@@ -67,9 +67,10 @@ _POSITIVE = [n for n in FEATURE_NAMES if n not in set(_BTAG + _PHI + _ETA)]
 
 
 @functools.lru_cache(maxsize=1)
-def _source():
-    """Real events and per-column jitter parameters, built once per process."""
-    frame = load_sample(as_frame=True).frame
+def _source(frame=None):
+    """Real events and per-column jitter parameters (default: the bundled sample)."""
+    if frame is None:
+        frame = load_sample(as_frame=True).frame
     # UCI column order (label first) so a resampled block is a raw-file block.
     values = frame[UCI_COLUMNS].to_numpy(dtype=np.float32)
     col = {n: i for i, n in enumerate(UCI_COLUMNS)}
@@ -112,12 +113,12 @@ class _Stream:
     events gives the same events as drawing 30 at once.
     """
 
-    def __init__(self, random_state, jitter):
+    def __init__(self, random_state, jitter, source=None):
         jitter = float(jitter)
         if not (0.0 <= jitter <= 1.0):
             raise ValueError(f"jitter must be in [0, 1], got {jitter!r}")
         self.jitter = jitter
-        self.src = _source()
+        self.src = _source(source)
         idx_seq, noise_seq = _seed_sequence(random_state).spawn(2)
         self.idx_rng = np.random.default_rng(idx_seq)
         self.noise_rng = np.random.default_rng(noise_seq)
@@ -192,7 +193,7 @@ def iter_synthetic(n_events, random_state=None, *, chunk_size=100_000, jitter=DE
         yield _to_frame(stream.draw(min(chunk_size, n_events - start)))
 
 
-def make_synthetic(n_events, random_state=None, *, jitter=DEFAULT_JITTER):
+def make_synthetic(n_events, random_state=None, *, jitter=DEFAULT_JITTER, source=None):
     """Make SYNTHETIC HIGGS-like events in memory, for benchmarks and scale tests only.
 
     Real bundled events are drawn with replacement, then jittered: positive
@@ -211,6 +212,10 @@ def make_synthetic(n_events, random_state=None, *, jitter=DEFAULT_JITTER):
         Seed for reproducible output.
     jitter : float, default=0.02
         Noise scale; 0 returns exact copies of real events.
+    source : pandas.DataFrame, optional
+        Labelled real events to resample (default: the bundled sample); pass
+        disjoint parts to build training and validation sets that share no
+        source event.
 
     Returns
     -------
@@ -228,7 +233,7 @@ def make_synthetic(n_events, random_state=None, *, jitter=DEFAULT_JITTER):
     True
     """
     n_events = _check_n(n_events)
-    return _to_frame(_Stream(random_state, jitter).draw(n_events))
+    return _to_frame(_Stream(random_state, jitter, source).draw(n_events))
 
 
 # --------------------------------------------------------------------------

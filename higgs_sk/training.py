@@ -59,6 +59,24 @@ def split_events(y, *, test_size=0.25, random_state=42):
         ) from exc
 
 
+def _check_enough_events(y, test_size, val_size):
+    """Refuse, before any training, a sample too small for a stratified 3-way split.
+
+    Each of the training, validation and test parts needs at least one event
+    of each class; with fewer, scikit-learn fails deep inside the split (or
+    early stopping watches an empty class).
+    """
+    smallest_share = min(test_size, val_size, 1.0 - test_size - val_size)
+    need = int(np.ceil(1.0 / smallest_share - 1e-9))
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < need:
+        raise ValueError(
+            f"{len(y)} events ({counts[0]} background, {counts[1]} signal) are too few for "
+            f"the split test_size={test_size}, val_size={val_size}: every part needs both "
+            f"classes, so each class needs at least {need} events"
+        )
+
+
 @dataclass
 class TrainingRun:
     """What :func:`train_and_evaluate` produced.
@@ -127,6 +145,13 @@ def train_and_evaluate(
     Returns
     -------
     TrainingRun
+
+    Raises
+    ------
+    ValueError
+        No ``label`` column, labels other than 0/1, a single class, or too
+        few events of a class for the three-way split (checked before any
+        training starts).
     """
     from .evaluation import evaluate
     from .pipeline import make_higgs_pipeline
@@ -138,7 +163,8 @@ def train_and_evaluate(
             f"val_size={val_size} and test_size={test_size} must be positive and "
             f"leave events for training"
         )
-    y_all = frame[LABEL].to_numpy()
+    y_all = check_binary_labels(frame[LABEL].to_numpy(), require_both=True)
+    _check_enough_events(y_all, test_size, val_size)
     train, test = split_events(y_all, test_size=test_size, random_state=random_state)
     train_frame, test_frame = frame.iloc[train], frame.iloc[test]
     params = dict(classifier_params)
