@@ -67,10 +67,12 @@ _POSITIVE = [n for n in FEATURE_NAMES if n not in set(_BTAG + _PHI + _ETA)]
 
 
 @functools.lru_cache(maxsize=1)
-def _source(frame=None):
-    """Real events and per-column jitter parameters (default: the bundled sample)."""
-    if frame is None:
-        frame = load_sample(as_frame=True).frame
+def _bundled_source():
+    return _source(load_sample(as_frame=True).frame)
+
+
+def _source(frame):
+    """Real events and per-column jitter parameters."""
     # UCI column order (label first) so a resampled block is a raw-file block.
     values = frame[UCI_COLUMNS].to_numpy(dtype=np.float32)
     col = {n: i for i, n in enumerate(UCI_COLUMNS)}
@@ -118,7 +120,7 @@ class _Stream:
         if not (0.0 <= jitter <= 1.0):
             raise ValueError(f"jitter must be in [0, 1], got {jitter!r}")
         self.jitter = jitter
-        self.src = _source(source)
+        self.src = _bundled_source() if source is None else _source(source)
         idx_seq, noise_seq = _seed_sequence(random_state).spawn(2)
         self.idx_rng = np.random.default_rng(idx_seq)
         self.noise_rng = np.random.default_rng(noise_seq)

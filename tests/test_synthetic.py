@@ -158,3 +158,13 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert load_higgs(out, cache=False).shape == (50, 29)
+
+
+def test_source_restricts_resampling_to_the_given_events(sample_frame):
+    from higgs_sk.synthetic import make_synthetic
+
+    pool = sample_frame.iloc[:5]
+    out = make_synthetic(200, random_state=0, source=pool, jitter=0.0)
+    rows = {tuple(r) for r in pool.to_numpy()}
+    assert all(tuple(r) in rows for r in out.to_numpy())
+    assert len({tuple(r) for r in out.to_numpy()}) == 5
