@@ -380,26 +380,32 @@ def _estimate_rows(path, gz, has_header):
     return int(total / per_line * _ROW_MARGIN) + 1024
 
 
-def _read_csv(path, n_rows):
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def _csv_layout(path):
+    """Canonical column names of a CSV file and whether line 1 is a header.
 
+    Decided by the content of line 1, never by its position, so the first
+    event of a raw UCI file is never taken for column names.
+    """
     first = _first_line(path).rstrip("\r\n")
     if not first.strip():
         raise DataFormatError(f"{path}: line 1 is blank; expected a header or an event")
     fields = [f.strip().strip('"') for f in first.split(",")]
     numeric = [_is_number(f) for f in fields]
     if all(numeric):
-        has_header = False
-        columns = _layout_headerless(len(fields), path)
-    elif not any(numeric):
-        has_header = True
-        columns = _layout_from_names(fields, path)
-    else:
-        raise DataFormatError(
-            f"{path}: line 1 mixes names and numbers ({first[:80]!r}); "
-            f"expected either a header row or an event"
-        )
+        return _layout_headerless(len(fields), path), False
+    if not any(numeric):
+        return _layout_from_names(fields, path), True
+    raise DataFormatError(
+        f"{path}: line 1 mixes names and numbers ({first[:80]!r}); "
+        f"expected either a header row or an event"
+    )
+
+
+def _read_csv(path, n_rows):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns, has_header = _csv_layout(path)
 
     gz = _is_gzip(path)
     first_data_line = 2 if has_header else 1

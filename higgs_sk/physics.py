@@ -1,4 +1,4 @@
-"""Physics inputs from the 21 low-level HIGGS measurements: four-vectors and masses.
+r"""Physics inputs from the 21 low-level HIGGS measurements: four-vectors and masses.
 
 :class:`LorentzFeatures` turns each event's lepton, missing transverse
 momentum and four jets into quantities a classifier separates more easily than
@@ -17,17 +17,17 @@ themselves (the bundled sample), not assumed:
 * **pT**: every transverse momentum was stored as a multiple of 0.01 GeV and
   then divided by the column mean, so ``pT * scale`` lands on the 0.01 GeV grid
   for every event to within 0.003 of a step; the scale is the column mean in
-  GeV (:data:`PT_SCALE_GEV`).  All columns then share the 15 GeV trigger
-  threshold of the lepton and the softest jets, which confirms the common unit.
+  GeV (:data:`PT_SCALE_GEV`).  The lepton and the jets then all start at the
+  same 15.01 GeV, the selection threshold, which confirms the common unit.
 * **missing energy**: computed, hence not on any grid.  Its scale, 58.15 GeV,
   makes the neutrino solution below reproduce the file's own ``m_wwbb`` for the
   largest share of events, and agrees (within 0.3 %) with the file's ``m_lv``,
   which equals ``m_T(lepton, MET)`` above the W peak and peaks at 80.4 GeV.
 * **eta**: stored in steps of 0.001 and divided by a per-column spread;
-  :data:`ETA_SCALE` puts every value back on that grid (lepton :math:`|\\eta|
-  < 2.5`, jets :math:`|\\eta| < 3`).  The standardisation also removed a mean
+  :data:`ETA_SCALE` puts every value back on that grid (lepton :math:`|\eta|
+  < 2.5`, jets :math:`|\eta| < 3`).  The standardisation also removed a mean
   below 0.0005 in eta, which is ignored so that a reflection
-  :math:`\\eta \\to -\\eta` of the input stays exact.
+  :math:`\eta \to -\eta` of the input stays exact.
 * **phi**: stored in steps of 0.001 rad and divided by about 1.802, so the
   period is ``2 * 1.7432`` in file units; ``phi_rad = phi * pi / 1.7432``
   (:data:`UCI_PHI_MAX`).  Per-column spreads differ by under 0.1 %, i.e.
@@ -35,9 +35,12 @@ themselves (the bundled sample), not assumed:
 * **b-tag**: three levels (0, 1, 2) divided by the column mean;
   :data:`BTAG_UNIT` maps them back to 0, 1, 2.
 
-With these scales, the masses of jet pairs computed here equal the file's
-``m_bb`` to 0.1 % for the events with two b-tags, and ``m_jj`` or ``m_jjj``
-for most others (the rest use jets beyond the four in the file).
+With these scales the mass of the two b-tagged jets computed here is
+proportional to the file's ``m_bb``, to within 0.2 % in 99 % of the events
+with two b-tags, and lepton-jet separations start at the isolation cone,
+:math:`\Delta R = 0.4`.  (The file's ``m_jj`` and ``m_jjj`` match a
+combination of the four jets in only about 60 % of events; the rest must use
+jets the file does not list.)
 
 Examples
 --------
@@ -46,7 +49,7 @@ Examples
 >>> X, y = load_sample(return_X_y=True, as_frame=True)
 >>> F = LorentzFeatures().fit_transform(X)
 >>> F.shape, F.dtype
-((9000, 78), dtype('float32'))
+((9000, 66), dtype('float32'))
 """
 
 from __future__ import annotations
@@ -153,10 +156,14 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
     The neutrino has :math:`p_T` = missing energy magnitude and
     :math:`\phi` = missing energy phi.  Its longitudinal momentum is, with
     ``neutrino="w_mass"``, the solution of :math:`m(\ell\nu) = m_W` with the
-    smaller :math:`|p_z|`, or the real part when no real solution exists (then
-    :math:`m(\ell\nu)` is the transverse mass); with ``neutrino="zero"``,
-    :math:`p_z = 0`.  The W constraint gives the leptonic top and the full
-    system their longitudinal boost, which raises CV AUC on the bundled sample.
+    smaller :math:`|p_z|`; when there is none (transverse mass above
+    :math:`m_W`), the neutrino gets the lepton's rapidity, which makes
+    :math:`m(\ell\nu)` equal to the transverse mass, the value closest to
+    :math:`m_W` (so :math:`m(\ell\nu) = \max(m_W, m_T)`, as in the file's
+    own ``m_lv``); with ``neutrino="zero"``, :math:`p_z = 0`.  The W
+    constraint gives the leptonic top and the full system their longitudinal
+    boost: 5-fold CV AUC of gradient boosting on the bundled sample rises from
+    0.799 to 0.807.
 
     Parameters
     ----------
@@ -164,8 +171,10 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
         Express the raw kinematics in the lepton's frame: every phi is
         measured from the lepton's phi (so the lepton's phi, always 0, is not
         returned), all eta are negated if the lepton's eta is negative, and all
-        phi are negated if the first jet's phi is negative (ties, i.e. exact
-        zeros, fall through to the next jet, then to the missing energy).  The
+        phi are negated if the phi of ``j1`` (the first jet in ``jet_order``)
+        is negative.  Exact zeros, which occur because the file stores values
+        on a 0.001 grid, pass the choice on: to the jets' eta in turn, and to
+        the other jets' phi and then the missing energy's.  The
         output is then unchanged by a rotation of the whole event about the
         beam and by a reflection of all eta or all phi.  With ``False`` the
         raw kinematics keep their absolute lab angles.  Masses, angles and the
@@ -175,7 +184,8 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
         highest first, ties by pT (so ``j1, j2`` are the b-quark candidates of
         both signal and top-pair events and ``j3, j4`` the W-decay jets); by
         pT; or the file's ``jet_1`` .. ``jet_4``.  Ranking by b-tag gives each
-        column one physical role and raised CV AUC the most of all choices.
+        column one physical role: 5-fold CV AUC of gradient boosting on the
+        bundled sample is 0.807, against 0.777 by pT and 0.753 in file order.
     keep_raw : bool, default=True
         Return the kinematics, per object: ``lepton_pt``, ``lepton_eta``,
         ``met``, ``met_dphi``, then ``jK_pt``, ``jK_eta``, ``jK_dphi`` and
@@ -242,8 +252,9 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
     >>> lf = LorentzFeatures(keep_raw=False, angles=False).fit(X)
     >>> list(lf.get_feature_names_out()[:3])
     ['m_j1j2', 'm_j1j3', 'm_j1j4']
-    >>> round(float(lf.transform(X.head(1))[0, 0]), 1)  # m_bb of the first event, GeV
-    108.4
+    >>> # m_j1j2: mass of the two most b-like jets of the first event, in GeV
+    >>> round(float(lf.transform(X.head(1))[0, 0]), 1)
+    171.1
     """
 
     def __init__(
@@ -374,12 +385,11 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
         jet_phi = np.column_stack([_wrap(col(f"{j}_phi") - ref) for j in _JETS]) * to_rad
 
         if self.jet_order != "input":
-            pt_key = jet_pt
             if self.jet_order == "btag":
                 # b-tag first, pT breaks ties: lexsort's last key is the primary one.
-                order = np.lexsort((-pt_key, -jet_btag), axis=1)
+                order = np.lexsort((-jet_pt, -jet_btag), axis=1)
             else:
-                order = np.argsort(-pt_key, axis=1, kind="stable")
+                order = np.argsort(-jet_pt, axis=1, kind="stable")
             take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
             jet_pt, jet_eta, jet_phi, jet_btag = map(take, (jet_pt, jet_eta, jet_phi, jet_btag))
 
@@ -387,7 +397,6 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
             s_eta = _first_nonzero_sign(lep_eta, *jet_eta.T)
             lep_eta, jet_eta = lep_eta * s_eta, jet_eta * s_eta[:, None]
             s_phi = _first_nonzero_sign(*jet_phi.T, met_phi)
-            # -pi and pi are the same direction; keep the one the sign rule picks.
             jet_phi, met_phi = jet_phi * s_phi[:, None], met_phi * s_phi
 
         # -- massless four-vectors: slots lepton, neutrino, j1..j4 -------------
@@ -399,8 +408,10 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
             pz[:, _NU] = self._neutrino_pz(px, py, pz, pt)
         energy = np.sqrt(px**2 + py**2 + pz**2)
         four = np.stack([energy, px, py, pz], axis=-1)  # (n, 6, 4)
-        # Minkowski products of every pair; masses of any combination of
-        # massless objects are sums of these, which avoids E^2 - p^2 cancellation.
+        # Minkowski products of every pair.  The squared mass of a combination
+        # of massless objects is the sum of its non-negative pair terms, so
+        # E^2 - p^2 of a large system, where rounding would cancel badly, is
+        # never formed.
         dots = four[..., None, 0] * four[:, None, :, 0] - np.einsum(
             "nai,nbi->nab", four[..., 1:], four[..., 1:]
         )
@@ -431,7 +442,8 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
             for a, b, c in _JET_TRIPLES:
                 out[f"m_j{a + 1}j{b + 1}j{c + 1}"] = mass(jets[a], jets[b], jets[c])
             out["m_jjjj"] = mass(*jets)
-            out["mt_lv"] = np.sqrt(np.maximum(2.0 * lep_pt * met * (1.0 - np.cos(met_phi - lep_phi)), 0.0))
+            cos_lv = np.cos(met_phi - lep_phi)
+            out["mt_lv"] = np.sqrt(np.maximum(2.0 * lep_pt * met * (1.0 - cos_lv), 0.0))
             out["m_lv"] = mass(_L, _NU)
             for k in range(4):
                 out[f"m_lj{k + 1}"] = mass(_L, jets[k])
@@ -446,13 +458,12 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
         if self.ttbar:
             out.update(self._ttbar_fit(mass, jets, n))
         if self.angles:
-            eta = np.column_stack([lep_eta, np.zeros(n), jet_eta])
             for k in range(4):
-                out[f"dr_lj{k + 1}"] = np.hypot(lep_eta - jet_eta[:, k], _dphi(lep_phi, jet_phi[:, k]))
+                d_phi = _dphi(lep_phi, jet_phi[:, k])
+                out[f"dr_lj{k + 1}"] = np.hypot(lep_eta - jet_eta[:, k], d_phi)
             for a, b in _JET_PAIRS:
-                out[f"dr_j{a + 1}j{b + 1}"] = np.hypot(
-                    eta[:, jets[a]] - eta[:, jets[b]], _dphi(jet_phi[:, a], jet_phi[:, b])
-                )
+                d_phi = _dphi(jet_phi[:, a], jet_phi[:, b])
+                out[f"dr_j{a + 1}j{b + 1}"] = np.hypot(jet_eta[:, a] - jet_eta[:, b], d_phi)
             out["dphi_lv"] = _dphi(lep_phi, met_phi)
             for k in range(4):
                 out[f"dphi_vj{k + 1}"] = _dphi(met_phi, jet_phi[:, k])
@@ -460,14 +471,22 @@ class LorentzFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _neutrino_pz(px, py, pz, pt):
-        """Neutrino pz from m(lepton, neutrino) = m_W, smaller |pz|; real part if complex."""
+        """Neutrino pz that brings m(lepton, neutrino) closest to m_W.
+
+        Two solutions of m = m_W: the smaller |pz|.  None (the transverse mass
+        already exceeds m_W): the neutrino takes the lepton's rapidity, which
+        minimises m(lepton, neutrino) to exactly the transverse mass and joins
+        the two-solution branch continuously where they meet.
+        """
         lep_pt2 = pt[:, _L] ** 2
         lep_e2 = lep_pt2 + pz[:, _L] ** 2
         mu = 0.5 * W_MASS_GEV**2 + px[:, _L] * px[:, _NU] + py[:, _L] * py[:, _NU]
         centre = mu * pz[:, _L] / lep_pt2
         disc = centre**2 - (lep_e2 * pt[:, _NU] ** 2 - mu**2) / lep_pt2
         root = np.sqrt(np.maximum(disc, 0.0))
-        return np.where(centre >= 0, centre - root, centre + root)
+        two = np.where(centre >= 0, centre - root, centre + root)
+        same_rapidity = pt[:, _NU] * pz[:, _L] / pt[:, _L]
+        return np.where(disc >= 0, two, same_rapidity)
 
     @staticmethod
     def _ttbar_fit(mass, jets, n):

@@ -67,11 +67,10 @@ import pandas as pd
 # the error messages are exactly those of load_higgs.
 from .datasets import (
     _CSV_BLOCK_SIZE,
-    FEATURE_NAMES,
     LABEL,
     _check_path,
+    _csv_layout,
     _explain_arrow_error,
-    _first_line,
     _is_gzip,
     _is_number,
     _layout_from_names,
@@ -104,26 +103,6 @@ def _file_format(path):
         return "csv"
     raise DataFormatError(
         f"{path}: unknown file extension {path.suffix!r}; use .csv, .csv.gz or .parquet"
-    )
-
-
-def _csv_layout(path):
-    """Canonical column names of a CSV file and whether line 1 is a header.
-
-    Same decision as load_higgs: by the content of line 1, never by its position.
-    """
-    first = _first_line(path).rstrip("\r\n")
-    if not first.strip():
-        raise DataFormatError(f"{path}: line 1 is blank; expected a header or an event")
-    fields = [f.strip().strip('"') for f in first.split(",")]
-    numeric = [_is_number(f) for f in fields]
-    if all(numeric):
-        return _layout_headerless(len(fields), path), False
-    if not any(numeric):
-        return _layout_from_names(fields, path), True
-    raise DataFormatError(
-        f"{path}: line 1 mixes names and numbers ({first[:80]!r}); "
-        f"expected either a header row or an event"
     )
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from higgs_sk.cli import main
-from higgs_sk.datasets import FEATURE_NAMES, LABEL, load_higgs, load_sample
+from higgs_sk.datasets import LABEL, load_higgs, load_sample
 from higgs_sk.evaluation import evaluate
 from higgs_sk.persistence import load_pipeline
 from higgs_sk.training import split_events
