@@ -25,7 +25,7 @@ def candidates():
 
     from higgs_sk.features import FeatureSelector
     from higgs_sk.physics import LorentzFeatures
-    from higgs_sk.pipeline import make_higgs_pipeline, tuned_physics_params
+    from higgs_sk.pipeline import make_higgs_pipeline
 
     # The notebook: no scaling, batch 32, adam 1e-3, patience 5, 50 epochs,
     # 15 % of all events (20 % of the training part) for early stopping.
@@ -35,8 +35,8 @@ def candidates():
     return [
         ("original recipe (Keras MLP, unscaled, batch 32)", original),
         ("higgs-sk default MLP (low-level)", make_higgs_pipeline(random_state=0)),
-        ("higgs-sk MLP + physics inputs", make_higgs_pipeline(
-            physics="lorentz", random_state=0, **tuned_physics_params())),
+        ("higgs-sk MLP + physics inputs (PHYSICS_MLP_PARAMS)",
+         make_higgs_pipeline(physics="lorentz", random_state=0)),
         ("HistGradientBoosting, raw low-level",
          make_pipeline(FeatureSelector("low"), HistGradientBoostingClassifier(**hgb))),
         ("HistGradientBoosting, physics inputs",

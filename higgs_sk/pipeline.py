@@ -15,7 +15,22 @@ from sklearn.preprocessing import QuantileTransformer, RobustScaler, StandardSca
 
 from .features import FeatureSelector
 
-__all__ = ["make_higgs_pipeline", "default_param_grid", "make_grid_search"]
+__all__ = ["make_higgs_pipeline", "default_param_grid", "make_grid_search", "PHYSICS_MLP_PARAMS"]
+
+PHYSICS_MLP_PARAMS = {
+    "hidden_layer_sizes": (256, 256, 256),
+    "dropout": 0.4,
+    "weight_decay": 1e-3,
+    "learning_rate": 1e-3,
+    "batch_size": 256,
+}
+"""Classifier settings used with ``physics="lorentz"`` unless given explicitly.
+
+Found on the bundled 9,000 real events with ``bench/tune_small_sample.py
+--physics`` (our own ``make_grid_search``, 5-fold CV); the 66 physics inputs
+overfit the default network, so it is wider and more regularised.  The
+search and its table are in docs/performance.md.
+"""
 
 _SCALERS = {
     "standard": StandardScaler,
@@ -24,7 +39,7 @@ _SCALERS = {
 }
 
 
-def make_higgs_pipeline(features="low", scaler="standard", physics=None, **classifier_params):
+def make_higgs_pipeline(features="low", scaler="auto", physics=None, **classifier_params):
     """Selector → (physics features) → scaler → :class:`~higgs_sk.model.HiggsClassifier`.
 
     Parameters
@@ -32,15 +47,19 @@ def make_higgs_pipeline(features="low", scaler="standard", physics=None, **class
     features : {"low", "high", "all"} or list of str, default="low"
         Feature group kept by the selector; the default is the 21 low-level
         detector measurements.
-    scaler : {"standard", "robust", "quantile"} or None, default="standard"
+    scaler : {"auto", "standard", "robust", "quantile"} or None, default="auto"
         Input scaling; the original analysis had none, which slows and
-        destabilises training.
+        destabilises training.  ``"auto"`` is ``"standard"`` for the plain
+        features and ``"quantile"`` (to a normal distribution) for the
+        heavy-tailed physics inputs, the better choice for each in our
+        grid searches.
     physics : {"lorentz"} or None, default=None
         ``"lorentz"`` adds :class:`~higgs_sk.physics.LorentzFeatures`
         (canonicalised event, invariant masses, angles), computed from the
         21 low-level features only; it requires ``features="low"``.
     **classifier_params
-        Passed to :class:`~higgs_sk.model.HiggsClassifier`.
+        Passed to :class:`~higgs_sk.model.HiggsClassifier`; with
+        ``physics="lorentz"`` they override :data:`PHYSICS_MLP_PARAMS`.
 
     Returns
     -------
@@ -65,6 +84,9 @@ def make_higgs_pipeline(features="low", scaler="standard", physics=None, **class
         from .physics import LorentzFeatures
 
         steps.append(("physics", LorentzFeatures()))
+        classifier_params = {**PHYSICS_MLP_PARAMS, **classifier_params}
+    if scaler == "auto":
+        scaler = "standard" if physics is None else "quantile"
     if scaler is not None:
         if scaler not in _SCALERS:
             raise ValueError(f"scaler={scaler!r} is not known; use one of {sorted(_SCALERS)}")
