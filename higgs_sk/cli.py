@@ -131,6 +131,13 @@ def _write_json(path, data):
 # -- commands --------------------------------------------------------------------
 
 
+def _network_options(args):
+    # Only what the user gave: otherwise the pipeline's defaults apply, which
+    # differ between the plain and the --physics network.
+    given = {"batch_size": args.batch_size, "hidden_layer_sizes": args.hidden}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def cmd_train(args):
     from .report import write_report
 
@@ -157,8 +164,7 @@ def cmd_train(args):
             n_signal=args.n_signal,
             n_background=args.n_background,
             epochs=args.epochs,
-            batch_size=args.batch_size,
-            hidden_layer_sizes=args.hidden,
+            **_network_options(args),
         )
         from .persistence import save_pipeline
 
@@ -189,10 +195,9 @@ def _train_stream(args):
             args.data,
             chunk_size=args.chunk_size,
             epochs=args.epochs,
-            batch_size=args.batch_size,
-            hidden_layer_sizes=args.hidden,
             random_state=args.seed,
             progress=not args.quiet,
+            **_network_options(args),
         )
         info = dict(info, data=str(args.data))
         save_pipeline(pipe, staging / MODEL_FILE, training=info)
@@ -370,9 +375,10 @@ def build_parser():
     p.add_argument("--val-size", type=_fraction, default=0.15)
     p.add_argument("--epochs", type=_positive_int, default=100,
                    help="epoch budget; early stopping usually ends sooner (default 100)")
-    p.add_argument("--batch-size", type=_positive_int, default=1024)
-    p.add_argument("--hidden", type=_layers, default=(64, 64, 64, 32),
-                   help="hidden layer sizes (default 64,64,64,32)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="mini-batch size (default 1024; 256 with --physics)")
+    p.add_argument("--hidden", type=_layers, default=None,
+                   help="hidden layer sizes (default 64,64,64,32; 256,256,256 with --physics)")
     p.add_argument("--physics", action="store_true",
                    help="add invariant masses and angles computed from the low-level features")
     p.add_argument("--seed", type=int, default=42)
