@@ -46,6 +46,33 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
+def _folds(text):
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"cross-validation needs at least 2 folds, got {text!r}")
+    return value
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or -1, got {text!r}")
+    return value
+
+
 def _fraction(text):
     try:
         value = float(text)
@@ -151,7 +178,7 @@ def cmd_train(args):
             from .progress import EpochProgress
 
             callbacks.append(EpochProgress(args.epochs))
-            print(f"training on {source}: {len(frame)} events", file=sys.stderr)
+            print(f"training on {source}", file=sys.stderr)
         from .training import train_and_evaluate
 
         run = train_and_evaluate(
@@ -260,6 +287,9 @@ def cmd_predict(args):
     return 0
 
 
+_POSITIVE_INT_PARAMS = {"batch_size", "epochs", "patience"}
+
+
 def _read_grid(path):
     if path is None:
         from .pipeline import default_param_grid
@@ -276,6 +306,15 @@ def _read_grid(path):
     grid = {}
     for key, values in raw.items():
         name = key if "__" in key else f"clf__{key}"
+        if name.endswith("hidden_layer_sizes"):
+            if not all(isinstance(v, list) and v and all(isinstance(u, int) and u > 0 for u in v)
+                       for v in values):
+                raise UserError(f"--grid {path}: {key} values must be lists of positive layer "
+                                f"sizes, e.g. [[64, 64, 64, 32], [8]]; got {values}")
+        elif name.split("__")[-1] in _POSITIVE_INT_PARAMS:
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+                raise UserError(f"--grid {path}: {key} values must be positive integers; "
+                                f"got {values}")
         # JSON has no tuples; layer sizes come as lists of lists.
         grid[name] = [tuple(v) if isinstance(v, list) else v for v in values]
     return grid
@@ -381,7 +420,7 @@ def build_parser():
                    help="hidden layer sizes (default 64,64,64,32; 256,256,256 with --physics)")
     p.add_argument("--physics", action="store_true",
                    help="add invariant masses and angles computed from the low-level features")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=_seed, default=42, help="seed for the split and the network")
     p.add_argument("--stream", action="store_true",
                    help="train out of core, chunk by chunk (files larger than memory)")
     p.add_argument("--chunk-size", type=_positive_int, default=500_000,
@@ -411,10 +450,11 @@ def build_parser():
     p.add_argument("--grid", metavar="FILE.json",
                    help='parameter grid, e.g. {"hidden_layer_sizes": [[64,64,64,32],[128,128]], '
                    '"learning_rate": [0.001, 0.003]}; default: default_param_grid()')
-    p.add_argument("--cv", type=_positive_int, default=3)
-    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--cv", type=_folds, default=3, help="stratified folds (default 3)")
+    p.add_argument("--n-jobs", type=_n_jobs, default=1,
+                   help="parallel fits (default 1; -1: all cores)")
     p.add_argument("--epochs", type=_positive_int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="seed for the folds and networks")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the search on a Dask cluster (needs higgs-sk[dask])")
     p.add_argument("--out", metavar="DIR", default="higgs_tune")

@@ -160,8 +160,8 @@ def train_and_evaluate(
         raise ValueError("the events have no 'label' column; training needs labelled events")
     if not 0.0 < val_size < 1.0 or test_size + val_size >= 1.0:
         raise ValueError(
-            f"val_size={val_size} and test_size={test_size} must be positive and "
-            f"leave events for training"
+            f"val_size={val_size} (--val-size) and test_size={test_size} (--test-size) "
+            f"must each be in (0, 1) and add up to less than 1 to leave events for training"
         )
     y_all = check_binary_labels(frame[LABEL].to_numpy(), require_both=True)
     _check_enough_events(y_all, test_size, val_size)

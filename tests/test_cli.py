@@ -151,3 +151,19 @@ def test_default_train_meets_the_quality_bar(tmp_path):
     assert "ROC AUC" in proc.stdout and "oneDNN" not in proc.stderr
     auc = json.loads((out / "metrics.json").read_text())["metrics"]["roc_auc"]
     assert auc >= 0.62, auc
+
+
+def test_bad_tune_grid_and_options_are_one_line_errors(tmp_path, capsys):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"hidden_layer_sizes": [8]}))
+    assert main(["tune", "--grid", str(grid), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "must be lists of positive layer sizes" in err[0]
+    grid.write_text(json.dumps({"batch_size": [0]}))
+    assert main(["tune", "--grid", str(grid), "--out", str(tmp_path / "t")]) == 2
+    assert "positive integers" in capsys.readouterr().err
+    for argv in (["train", "--seed", "-1"], ["tune", "--cv", "1"], ["tune", "--n-jobs", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert argv[1] in capsys.readouterr().err
