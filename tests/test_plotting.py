@@ -198,13 +198,12 @@ def test_save_figure_is_atomic(tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_plotting_never_uses_pyplot():
+def test_plotting_never_uses_pyplot(tmp_path):
     code = (
         "import sys\n"
         "from higgs_sk.plotting import plot_roc, save_figure\n"
-        "import tempfile, os\n"
         "fig = plot_roc(y_true=[1, 0, 1, 0], y_score=[0.9, 0.8, 0.3, 0.1])\n"
-        "save_figure(fig, os.path.join(tempfile.mkdtemp(), 'r.png'), dpi=20)\n"
+        f"save_figure(fig, {str(tmp_path / 'r.png')!r}, dpi=20)\n"
         "print('matplotlib.pyplot' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
