@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .atomic import atomic_path
 from .datasets import FEATURE_NAMES, LABEL, load_higgs
 from .exceptions import ChecksumError, DataFormatError
 
@@ -443,9 +443,7 @@ def _write_cache(archive, cache, sha256, progress):
     )
     # Written beside the cache and renamed, so a crash never leaves a half cache
     # under the final name and concurrent readers see the old or the new file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{cache.name}.", suffix=".tmp", dir=cache.parent)
-    os.close(fd)
-    try:
+    with atomic_path(cache) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
             for start in range(0, len(frame), _ROW_GROUP_SIZE):
                 part = frame.iloc[start : start + _ROW_GROUP_SIZE]
@@ -453,10 +451,6 @@ def _write_cache(archive, cache, sha256, progress):
                     pa.Table.from_pandas(part, schema=schema, preserve_index=False),
                     row_group_size=_ROW_GROUP_SIZE,
                 )
-        os.replace(tmp, cache)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     _say(progress, f"wrote {cache} ({len(frame):,} events, {time.monotonic() - t0:.0f} s)")
 
 

@@ -19,13 +19,13 @@ PosixPath('roc.png')
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .atomic import atomic_path
 from .datasets import FEATURE_NAMES, canonical_name
 from .evaluation import (
     EvaluationResult,
@@ -571,19 +571,7 @@ def save_figure(fig, path, **savefig_kwargs):
     """
     path = Path(os.fspath(path))
     fmt = savefig_kwargs.pop("format", None) or (path.suffix[1:].lower() or "png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name in the same directory, so os.replace is an atomic rename on one
-    # file system; open(..., "xb") rather than mkstemp so the file gets the usual
-    # umask permissions instead of 0600.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as fh:
-            fig.savefig(fh, format=fmt, **savefig_kwargs)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, **savefig_kwargs)
     return path
 
