@@ -29,19 +29,19 @@ import numpy as np
 from _common import machine, print_table, synthetic_events
 
 
-def _sequential(n_features):
+def _sequential(n_features, activation="relu"):
     import keras
 
     model = keras.Sequential(
         [
             keras.Input(shape=(n_features,)),
-            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation=activation),
             keras.layers.Dropout(0.2),
-            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation=activation),
             keras.layers.Dropout(0.2),
-            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation=activation),
             keras.layers.Dropout(0.2),
-            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(32, activation=activation),
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
@@ -70,7 +70,7 @@ def part_a(n_events, epochs, batch_size):
         t = time.perf_counter()
         # What a plain-Keras user writes: scale, build, fit.
         X_scaled = StandardScaler().fit_transform(X_low)
-        model = _sequential(X_scaled.shape[1])
+        model = _sequential(X_scaled.shape[1], pipe.named_steps["clf"].activation)
         model.fit(X_scaled, y, batch_size=batch_size, epochs=epochs, verbose=0)
         best["keras"] = min(best["keras"], time.perf_counter() - t)
     rate = {k: n_events * epochs / v for k, v in best.items()}

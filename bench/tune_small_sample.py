@@ -1,6 +1,6 @@
 """Grid search that chose the classifier's small-sample defaults (recorded in docs/performance.md).
 
-Usage: ``python bench/tune_small_sample.py [--physics] [--cv 5] [--n-jobs 1]``
+Usage: ``python bench/tune_small_sample.py [--physics] [--encoding] [--cv 5] [--n-jobs 1]``
 
 Runs :func:`higgs_sk.pipeline.make_grid_search` (stratified, shuffled folds,
 ROC AUC) on the bundled 9,000 real events and prints the ranked table.
@@ -28,11 +28,24 @@ PHYSICS_GRID = {
     "clf__dropout": [0.3, 0.4, 0.5],
     "clf__weight_decay": [1e-3, 1e-2],
 }
+# --encoding: the input encoding and the hidden activation, on top of the
+# settings above (it chose SiLU and the piecewise-linear encoding for physics).
+ACTIVATIONS = ["relu", "silu"]
+
+
+def encoding_grid(physics):
+    from higgs_sk.encoding import PiecewiseLinearEncoder
+
+    other = (QuantileTransformer(output_distribution="normal", random_state=0) if physics
+             else StandardScaler())
+    return {"scale": [other, PiecewiseLinearEncoder()], "clf__activation": ACTIVATIONS}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--physics", action="store_true", help="tune the physics pipeline")
+    parser.add_argument("--encoding", action="store_true",
+                        help="search input encoding x activation instead")
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
@@ -43,6 +56,8 @@ def main():
     X, y = load_sample(return_X_y=True, as_frame=True)
     pipe = make_higgs_pipeline(physics="lorentz" if args.physics else None, random_state=0)
     grid = PHYSICS_GRID if args.physics else GRID
+    if args.encoding:
+        grid = encoding_grid(args.physics)
     search = make_grid_search(pipe, grid, cv=args.cv, n_jobs=args.n_jobs, random_state=0)
     start = time.perf_counter()
     search.fit(X, y)

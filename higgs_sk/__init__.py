@@ -22,6 +22,7 @@ from .datasets import (
     load_higgs,
     load_sample,
 )
+from .encoding import PiecewiseLinearEncoder
 from .features import FeatureSelector
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ __all__ = [
     "LABEL",
     "LOW_LEVEL_FEATURES",
     "FeatureSelector",
+    "PiecewiseLinearEncoder",
     "load_higgs",
     "load_sample",
     *_LAZY,

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import QuantileTransformer, RobustScaler, StandardScaler
 
+from .encoding import PiecewiseLinearEncoder
 from .features import FeatureSelector
 
 __all__ = ["make_higgs_pipeline", "default_param_grid", "make_grid_search", "PHYSICS_MLP_PARAMS"]
@@ -36,6 +37,7 @@ _SCALERS = {
     "standard": StandardScaler,
     "robust": RobustScaler,
     "quantile": lambda: QuantileTransformer(output_distribution="normal", random_state=0),
+    "ple": PiecewiseLinearEncoder,
 }
 
 
@@ -47,12 +49,13 @@ def make_higgs_pipeline(features="low", scaler="auto", physics=None, **classifie
     features : {"low", "high", "all"} or list of str, default="low"
         Feature group kept by the selector; the default is the 21 low-level
         detector measurements.
-    scaler : {"auto", "standard", "robust", "quantile"} or None, default="auto"
+    scaler : {"auto", "standard", "robust", "quantile", "ple"} or None, default="auto"
         Input scaling; the original analysis had none, which slows and
-        destabilises training.  ``"auto"`` is ``"standard"`` for the plain
-        features and ``"quantile"`` (to a normal distribution) for the
-        heavy-tailed physics inputs, the better choice for each in our
-        grid searches.
+        destabilises training.  ``"ple"`` is the piecewise-linear encoding
+        of :class:`~higgs_sk.encoding.PiecewiseLinearEncoder`.  ``"auto"`` is
+        ``"standard"`` for the plain features and ``"ple"`` for the
+        heavy-tailed, peaked physics inputs, the better choice for each on the
+        bundled sample (docs/performance.md).
     physics : {"lorentz"} or None, default=None
         ``"lorentz"`` adds :class:`~higgs_sk.physics.LorentzFeatures`
         (canonicalised event, invariant masses, angles), computed from the
@@ -86,7 +89,7 @@ def make_higgs_pipeline(features="low", scaler="auto", physics=None, **classifie
         steps.append(("physics", LorentzFeatures()))
         classifier_params = {**PHYSICS_MLP_PARAMS, **classifier_params}
     if scaler == "auto":
-        scaler = "standard" if physics is None else "quantile"
+        scaler = "standard" if physics is None else "ple"
     if scaler is not None:
         if scaler not in _SCALERS:
             raise ValueError(f"scaler={scaler!r} is not known; use one of {sorted(_SCALERS)}")
