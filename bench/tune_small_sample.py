@@ -1,6 +1,7 @@
 """Grid search that chose the classifier's small-sample defaults (recorded in docs/performance.md).
 
-Usage: ``python bench/tune_small_sample.py [--physics] [--encoding] [--cv 5] [--n-jobs 1]``
+Usage: ``python bench/tune_small_sample.py [--physics] [--encoding | --network] [--cv 5]
+[--n-jobs 1]``
 
 Runs :func:`higgs_sk.pipeline.make_grid_search` (stratified, shuffled folds,
 ROC AUC) on the bundled 9,000 real events and prints the ranked table.
@@ -33,6 +34,19 @@ PHYSICS_GRID = {
 ACTIVATIONS = ["relu", "silu"]
 
 
+def network_grid():
+    """--network (physics): an ensemble of networks sharing their hidden layers
+    (``n_members``) and the periodic input embedding, on top of all the above."""
+    from higgs_sk.encoding import PiecewiseLinearEncoder
+
+    return [
+        {"scale": [PiecewiseLinearEncoder()], "clf__n_members": [1, 32]},
+        {"scale": [QuantileTransformer(output_distribution="normal", random_state=0)],
+         "clf__embedding": ["periodic"], "clf__frequency_scale": [0.05],
+         "clf__n_members": [1, 8]},
+    ]
+
+
 def encoding_grid(physics):
     from higgs_sk.encoding import PiecewiseLinearEncoder
 
@@ -46,6 +60,8 @@ def main():
     parser.add_argument("--physics", action="store_true", help="tune the physics pipeline")
     parser.add_argument("--encoding", action="store_true",
                         help="search input encoding x activation instead")
+    parser.add_argument("--network", action="store_true",
+                        help="search ensembles and the periodic embedding (physics pipeline)")
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
@@ -58,6 +74,10 @@ def main():
     grid = PHYSICS_GRID if args.physics else GRID
     if args.encoding:
         grid = encoding_grid(args.physics)
+    if args.network:
+        if not args.physics:
+            parser.error("--network tunes the physics pipeline; add --physics")
+        grid = network_grid()
     search = make_grid_search(pipe, grid, cv=args.cv, n_jobs=args.n_jobs, random_state=0)
     start = time.perf_counter()
     search.fit(X, y)
