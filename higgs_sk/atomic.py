@@ -45,8 +45,8 @@ def atomic_path(path):
         Where to write the content.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with _explained(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -58,6 +58,26 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _explained(path):
+    """Create ``path``'s directory; name ``path``, not a temporary file, in any failure."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists()), None)
+        why = (f"{blocker} is not a directory" if blocker is not None and not blocker.is_dir()
+               else exc.strerror or str(exc))
+        raise type(exc)(
+            f"cannot write {path}: cannot create the directory {path.parent} ({why})"
+        ) from exc
+    try:
+        yield
+    except OSError as exc:
+        raise type(exc)(
+            f"cannot write {path}: cannot create a file in {path.parent} ({exc.strerror or exc})"
+        ) from exc
 
 
 def _umask():
@@ -108,8 +128,9 @@ def atomic_directory(path, *, replace=False):
         raise FileExistsError(f"{path}: exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not replace:
         raise FileExistsError(f"{path}: directory is not empty; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    with _explained(path):
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                        dir=path.parent))
     old = None
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700

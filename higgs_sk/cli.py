@@ -317,8 +317,16 @@ def cmd_tune(args):
         # On a cluster every worker thread should take fits; n_jobs=1 would keep them here.
         n_jobs = None if args.scheduler and args.n_jobs == 1 else args.n_jobs
         start = time.perf_counter()
+        if not args.quiet:
+            from sklearn.model_selection import ParameterGrid
+
+            n = len(ParameterGrid(grid))
+            print(f"tune: {n} candidate(s) x {args.cv} folds = {n * args.cv} fits on "
+                  f"{len(y)} events, then a refit of the best", flush=True)
+        # verbose=3: scikit-learn prints every fit's fold, parameters, score and time.
         search = run_grid_search(X, y, grid, pipeline=base, cv=args.cv, n_jobs=n_jobs,
-                                 scheduler=args.scheduler, random_state=args.seed)
+                                 scheduler=args.scheduler, random_state=args.seed,
+                                 verbose=0 if args.quiet else 3)
         seconds = time.perf_counter() - start
         table = pd.DataFrame(search.cv_results_)
         cols = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]
@@ -340,8 +348,9 @@ def cmd_tune(args):
         }
         save_pipeline(search.best_estimator_, staging / MODEL_FILE, training=info)
         _write_json(staging / "search.json", info)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(table.to_string(index=False))
+    if not args.quiet:
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            print(table.to_string(index=False))
     print(f"best ROC AUC {search.best_score_:.4f} with {search.best_params_}; "
           f"wrote {args.out}/{MODEL_FILE}")
     return 0
@@ -425,6 +434,8 @@ def build_parser():
                    help="run the search on a Dask cluster (needs higgs-sk[dask])")
     p.add_argument("--out", metavar="DIR", default="higgs_tune")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--quiet", action="store_true",
+                   help="no line per fit and no results table, only the best candidate")
     p.set_defaults(func=cmd_tune)
 
     from .fetch import add_fetch_parser

@@ -33,7 +33,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import warnings
 import zlib
 from importlib import resources
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .atomic import atomic_path
 from .exceptions import DataFormatError
 
 __all__ = [
@@ -672,7 +672,10 @@ def clear_cache(cache_dir=None):
     """
     folder = get_cache_dir(cache_dir)
     removed = 0
-    for entry in list(folder.glob("*.higgs.parquet")) + list(folder.glob(".tmp-*.parquet")):
+    # Entries, and temporary files that an interrupted write left behind
+    # (atomic_path's names; ".tmp-*" from higgs-sk 0.1).
+    patterns = ["*.higgs.parquet", ".*.higgs.parquet.*.tmp", ".tmp-*.parquet"]
+    for entry in [e for pattern in patterns for e in folder.glob(pattern)]:
         try:
             entry.unlink()
             removed += 1
@@ -818,9 +821,7 @@ def _write_cache(frame, entry, facts):
     import pyarrow.parquet as pq
 
     folder = entry.parent
-    tmp = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         arrays = [pa.array(frame[c].to_numpy()) for c in frame.columns]
         meta = {
             "facts": facts,
@@ -833,24 +834,21 @@ def _write_cache(frame, entry, facts):
             metadata={_CACHE_KEY: json.dumps(meta).encode()},
         )
         table = pa.Table.from_arrays(arrays, schema=schema)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".parquet")
-        os.close(fd)
         # One row group, so every column comes back as one Arrow buffer that
         # becomes the frame's column without a copy.  Uncompressed and without
         # dictionaries: float noise does not compress and the point of the
         # cache is read speed.  Page CRCs serve partial reads; full reads
         # check the cheaper column checksums in the metadata.
-        pq.write_table(
-            table,
-            tmp,
-            row_group_size=max(len(frame), 1),
-            compression="none",
-            use_dictionary=False,
-            write_statistics=False,
-            write_page_checksum=True,
-        )
-        os.replace(tmp, entry)  # atomic: readers see the old entry or the new one
-        tmp = None
+        with atomic_path(entry) as tmp:  # readers see the old entry or the new one
+            pq.write_table(
+                table,
+                tmp,
+                row_group_size=max(len(frame), 1),
+                compression="none",
+                use_dictionary=False,
+                write_statistics=False,
+                write_page_checksum=True,
+            )
         # Entries for earlier versions of the same source file are dead weight.
         prefix = entry.name.rsplit("-", 1)[0] + "-"
         for old in folder.glob(prefix + "*.higgs.parquet"):
@@ -864,10 +862,6 @@ def _write_cache(frame, entry, facts):
             RuntimeWarning,
             stacklevel=3,
         )
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _check_cache_arg(cache):

@@ -107,6 +107,11 @@ def seeded(seed):
         tf.random.set_seed(tf_seed)
 
 
+def _derived_seed(seed, offset):
+    """One seed per random layer, all reproducible from the model's ``seed``."""
+    return None if seed is None else int(seed) * 7919 + offset
+
+
 def build_mlp(
     n_features,
     hidden_layer_sizes=(64, 64, 64, 32),
@@ -177,7 +182,7 @@ def build_mlp(
     n_members = int(n_members)
     if embedding not in (None, "periodic"):
         raise ValueError(f"embedding must be None or 'periodic', got {embedding!r}")
-    member_seed = None if seed is None else int(seed) * 7919 + 2000
+    member_seed = _derived_seed(seed, 2000)
     inputs = keras.Input(shape=(int(n_features),), name="features")
     x = inputs
     if embedding == "periodic":
@@ -187,7 +192,7 @@ def build_mlp(
                 f"positive, got {n_frequencies!r}, {embedding_dim!r}, {frequency_scale!r}"
             )
         x = PeriodicEmbedding(n_frequencies, frequency_scale, embedding_dim,
-                              seed=None if seed is None else int(seed) * 7919 + 3000,
+                              seed=_derived_seed(seed, 3000),
                               name="periodic_embedding")(x)
     if n_members > 1:
         x = MemberScale(n_members, seed=member_seed, name="member_scale")(x)
@@ -195,14 +200,14 @@ def build_mlp(
     def init(i):
         if seed is None:
             return "glorot_uniform"
-        return keras.initializers.GlorotUniform(seed=int(seed) * 7919 + i)
+        return keras.initializers.GlorotUniform(seed=_derived_seed(seed, i))
 
     for i, units in enumerate(sizes):
         x = keras.layers.Dense(units, activation=activation, kernel_initializer=init(i),
                                name=f"dense_{i}")(x)
         if dropout and i < len(sizes) - 1:
-            drop_seed = None if seed is None else int(seed) * 7919 + 1000 + i
-            x = keras.layers.Dropout(dropout, seed=drop_seed, name=f"dropout_{i}")(x)
+            x = keras.layers.Dropout(dropout, seed=_derived_seed(seed, 1000 + i),
+                                     name=f"dropout_{i}")(x)
     if n_members > 1:
         outputs = MemberHeads(n_members, seed=member_seed, name="signal_probability")(x)
         loss = member_binary_crossentropy

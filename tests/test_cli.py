@@ -133,6 +133,9 @@ def test_tune_ranks_candidates_and_saves_best(tmp_path, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "rank_test_score" in printed and "best ROC AUC" in printed
+    # Progress while the search runs: the plan, then one line per (candidate, fold).
+    assert "tune: 2 candidate(s) x 2 folds = 4 fits on 9000 events" in printed
+    assert printed.count("END clf__hidden_layer_sizes=") == 4
     table = pd.read_csv(out / "cv_results.csv")
     assert len(table) == 2 and np.isfinite(table["mean_test_score"]).all()
     assert list(table["rank_test_score"]) == [1, 2]
@@ -182,3 +185,15 @@ def test_train_physics_uses_the_physics_network(uci_path, tmp_path):
     doc = json.loads((out / "metrics.json").read_text())
     # 2,000 real events, two epochs: already well above chance on the test quarter.
     assert 0.6 < doc["metrics"]["roc_auc"] < 0.9
+
+
+def test_cli_page_lists_every_tunable_classifier_parameter():
+    import re
+
+    from higgs_sk import HiggsClassifier
+
+    page = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    item = page[page.index("* Valid `clf__` parameters:"):].split("\n* ")[0]
+    listed = set(re.findall(r"`(\w+)`", item)) - {"clf__"}
+    # callbacks and verbose are not values a JSON grid can hold or should search.
+    assert listed == set(HiggsClassifier().get_params()) - {"callbacks", "verbose"}

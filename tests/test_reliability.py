@@ -751,6 +751,21 @@ def test_predict_refuses_to_overwrite_its_input(saved_model, small_data, tmp_pat
     assert data.read_bytes() == small_data.read_bytes()
 
 
+@pytest.mark.parametrize("command", ["predict", "train"])
+def test_unwritable_out_names_the_path_not_a_temporary_file(
+        command, saved_model, small_data, tmp_path, capsys):
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where a directory is wanted")
+    out = blocker / "scored.csv" if command == "predict" else blocker / "run"
+    argv = (["predict", "--model", str(saved_model), "--data", str(small_data), "--out", str(out)]
+            if command == "predict" else _train_argv(small_data, out, "--quiet"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"higgs-sk: error: cannot write {out}: cannot create the directory "
+                   f"{out.parent} ({blocker} is not a directory)")
+    assert blocker.read_text() == "a file where a directory is wanted"
+
+
 def test_interrupted_model_save_keeps_the_previous_model(saved_model, fitted, tmp_path,
                                                           monkeypatch):
     path = _copy_model(saved_model, tmp_path)
@@ -888,7 +903,8 @@ DOCUMENTED = [
     "could not load the model with the installed libraries", "could not load the model",
     "model saved with other library versions", "trained on feature column(s)",
     "directory is not empty; pass --force", "which --force would delete", "is the --data file",
-    "interrupted", "has no label column",
+    "interrupted", "has no label column", "cannot create the directory",
+    "cannot create a file in",
 ]
 
 
