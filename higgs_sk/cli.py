@@ -137,8 +137,19 @@ def _write_json(path, data):
 def _network_options(args):
     # Only what the user gave: otherwise the pipeline's defaults apply, which
     # differ between the plain and the --physics network.
-    given = {"batch_size": args.batch_size, "hidden_layer_sizes": args.hidden}
+    given = {"batch_size": args.batch_size, "hidden_layer_sizes": args.hidden,
+             "epochs": args.epochs}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _epoch_budget(args):
+    """--epochs, or the default of the network that will be trained."""
+    if args.epochs is not None:
+        return args.epochs
+    from .pipeline import make_higgs_pipeline
+
+    physics = "lorentz" if getattr(args, "physics", False) else None
+    return make_higgs_pipeline(physics=physics).get_params()["clf__epochs"]
 
 
 def cmd_train(args):
@@ -146,6 +157,9 @@ def cmd_train(args):
 
     _check_out_dir(args.out, args.force, args.data)
     if args.stream:
+        if args.physics:
+            raise UserError("--physics cannot be combined with --stream: the streaming "
+                            "trainer fits the plain low-level network")
         return _train_stream(args)
     frame, source = _load_events(args.data, need_labels=True)
     with atomic_directory(args.out, replace=args.force) as staging:
@@ -153,7 +167,7 @@ def cmd_train(args):
         if not args.quiet:
             from .progress import EpochProgress
 
-            callbacks.append(EpochProgress(args.epochs))
+            callbacks.append(EpochProgress(_epoch_budget(args)))
             print(f"training on {source}", file=sys.stderr)
         from .training import train_and_evaluate
 
@@ -166,7 +180,6 @@ def cmd_train(args):
             callbacks=callbacks,
             n_signal=args.n_signal,
             n_background=args.n_background,
-            epochs=args.epochs,
             **_network_options(args),
         )
         from .persistence import save_pipeline
@@ -197,10 +210,9 @@ def _train_stream(args):
         pipe, info = train_streaming(
             args.data,
             chunk_size=args.chunk_size,
-            epochs=args.epochs,
             random_state=args.seed,
             progress=not args.quiet,
-            **_network_options(args),
+            **{**_network_options(args), "epochs": _epoch_budget(args)},
         )
         info = dict(info, data=str(args.data))
         save_pipeline(pipe, staging / MODEL_FILE, training=info)
@@ -387,8 +399,9 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
     p.add_argument("--test-size", type=_fraction, default=0.25)
     p.add_argument("--val-size", type=_fraction, default=0.15)
-    p.add_argument("--epochs", type=_positive_int, default=100,
-                   help="epoch budget; early stopping usually ends sooner (default 100)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="epoch budget (default 100, early stopping usually ends sooner; "
+                        "25 with --physics, a fixed cosine-annealed budget)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="mini-batch size (default 1024; 256 with --physics)")
     p.add_argument("--hidden", type=_layers, default=None,

@@ -12,9 +12,11 @@ first layer represents exactly.
 On the bundled 9,000 events with :class:`~higgs_sk.physics.LorentzFeatures`
 inputs it raised the MLP's 5-fold CV AUC from 0.771 (quantile scaling) to
 0.793; the network's own periodic embedding
-(:class:`~higgs_sk.layers.PeriodicEmbedding`) later did better still (0.800)
-and is the physics pipeline's default, with ``scaler="ple"`` kept as the
-choice for the 32-member ensemble (0.805; docs/performance.md).  On the 21
+(:class:`~higgs_sk.layers.PeriodicEmbedding`) did better still (0.800), and
+the physics pipeline's default now trains a network on each side by side,
+the encoding done inside the network by
+:class:`~higgs_sk.layers.PiecewiseLinearEmbedding` (0.808;
+docs/performance.md).  On the 21
 raw low-level inputs it lowered the AUC (0.624 vs 0.642 with standard
 scaling), so the plain pipeline keeps standard scaling.
 

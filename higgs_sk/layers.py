@@ -1,4 +1,4 @@
-"""Keras layers of the classifier: a parameter-efficient ensemble and a periodic input embedding.
+"""Keras layers of the classifier: a parameter-efficient ensemble and input embeddings.
 
 Ensemble
     A single MLP trained on :math:`10^4` events is noisy: another seed or
@@ -21,9 +21,12 @@ Ensemble
     The hidden layers run on a ``(batch, k, units)`` tensor, so all members
     train in the same matrix products.
 
-Embedding
+Embeddings
     :class:`PeriodicEmbedding` maps every input to learned sines and cosines
-    followed by a small per-input linear layer.
+    followed by a small per-input linear layer;
+    :class:`PiecewiseLinearEmbedding` encodes it as fixed ramps between
+    normal quantiles.  ``HiggsClassifier(embedding=("periodic", "ple"))``
+    trains one network on each, side by side, and averages them.
 
 What each buys on the bundled sample is measured in docs/performance.md
 (``bench/tune_small_sample.py --physics --network``).
@@ -49,6 +52,7 @@ from keras import ops
 
 __all__ = [
     "PeriodicEmbedding",
+    "PiecewiseLinearEmbedding",
     "MemberScale",
     "MemberHeads",
     "member_binary_crossentropy",
@@ -136,6 +140,63 @@ class PeriodicEmbedding(keras.layers.Layer):
         return {**super().get_config(), "n_frequencies": self.n_frequencies,
                 "frequency_scale": self.frequency_scale, "embedding_dim": self.embedding_dim,
                 "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="higgs_sk")
+class PiecewiseLinearEmbedding(keras.layers.Layer):
+    r"""Piecewise-linear encoding of normal-scaled inputs, inside the network.
+
+    Each input becomes ``n_bins`` ramps, 0 below its bin, 1 above and linear
+    inside, as :class:`~higgs_sk.encoding.PiecewiseLinearEncoder` does.  The
+    bin edges are the quantiles :math:`\Phi^{-1}(k / n_\mathrm{bins})` of the
+    standard normal distribution (the outer two at :math:`\pm` ``bound``), so
+    on the output of ``QuantileTransformer(output_distribution="normal")``
+    every bin holds an equal share of the training events, as the encoder's
+    quantile bins do, without the layer having to see the data.  It has no
+    weights; it lets a network that shares its input with a
+    :class:`PeriodicEmbedding` network see the same events binned instead.
+
+    ``(batch, n_features) -> (batch, n_features * n_bins)``.
+
+    Parameters
+    ----------
+    n_bins : int, default=8
+    bound : float, default=5.2
+        Outer edges; scikit-learn's normal quantile transform clips at about
+        :math:`\pm 5.2`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ple = PiecewiseLinearEmbedding(n_bins=2)
+    >>> ple(np.array([[-5.2], [-2.6], [0.0], [5.2]], "float32")).numpy().tolist()
+    [[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    """
+
+    def __init__(self, n_bins=8, bound=5.2, **kwargs):
+        super().__init__(**kwargs)
+        self.n_bins = int(n_bins)
+        self.bound = float(bound)
+        if self.n_bins < 2 or not self.bound > 0:
+            raise ValueError(f"n_bins must be >= 2 and bound positive, got {n_bins!r}, {bound!r}")
+        from statistics import NormalDist
+
+        inner = [NormalDist().inv_cdf(k / self.n_bins) for k in range(1, self.n_bins)]
+        edges = [-self.bound] + inner + [self.bound]
+        self._low = [float(e) for e in edges[:-1]]
+        self._width = [float(b - a) for a, b in zip(edges[:-1], edges[1:])]
+
+    def call(self, inputs):
+        low = ops.convert_to_tensor(self._low, dtype=inputs.dtype)
+        width = ops.convert_to_tensor(self._width, dtype=inputs.dtype)
+        ramps = ops.clip((ops.expand_dims(inputs, -1) - low) / width, 0.0, 1.0)
+        return ops.reshape(ramps, (-1, ops.shape(inputs)[-1] * self.n_bins))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(input_shape[-1]) * self.n_bins)
+
+    def get_config(self):
+        return {**super().get_config(), "n_bins": self.n_bins, "bound": self.bound}
 
 
 @keras.saving.register_keras_serializable(package="higgs_sk")

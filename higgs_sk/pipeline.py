@@ -23,19 +23,23 @@ PHYSICS_MLP_PARAMS = {
     "dropout": 0.4,
     "weight_decay": 1e-3,
     "learning_rate": 1e-3,
+    "learning_rate_schedule": "cosine",
+    "early_stopping": False,
+    "epochs": 25,
     "batch_size": 256,
-    "embedding": "periodic",
+    "embedding": ("periodic", "ple"),
     "frequency_scale": 0.05,
 }
 """Classifier settings used with ``physics="lorentz"`` unless given explicitly.
 
 Found on the bundled 9,000 real events with ``bench/tune_small_sample.py
---physics`` (our own ``make_grid_search``, 5-fold CV); the 66 physics inputs
-overfit the default network, so it is wider and more regularised, and
-``--physics --network`` chose the periodic input embedding (CV AUC 0.800
-against 0.793 without, at twice the training time; a 32-member ensemble,
-``n_members=32``, reaches 0.805 at 14 times).  The searches and their tables
-are in docs/performance.md.
+--physics`` and its ``--network`` and ``--schedule`` searches (our own
+``make_grid_search``, 5-fold CV; tables in docs/performance.md): the 66
+physics inputs overfit the default network, so it is wider and more
+regularised; two networks side by side, one on a periodic embedding of the
+inputs and one on their piecewise-linear encoding, whose mean probability
+beats either alone; and a fixed 25-epoch cosine-annealed budget on every
+training event instead of early stopping on a held-out 15 %.
 """
 
 _SCALERS = {

@@ -574,4 +574,3 @@ def save_figure(fig, path, **savefig_kwargs):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, **savefig_kwargs)
     return path
-

@@ -713,7 +713,7 @@ def _train_epochs(
                 X = scale.transform(X)
             yield np.asarray(X, dtype=np.float32), y
 
-    cbs = list(callbacks or [])
+    cbs = list(callbacks or []) + clf._schedule_callbacks()
     for cb in cbs:
         if hasattr(cb, "set_model"):
             cb.set_model(model)

@@ -174,17 +174,38 @@ def test_bad_tune_grid_and_options_are_one_line_errors(tmp_path, capsys):
 
 def test_train_physics_uses_the_physics_network(uci_path, tmp_path):
     out = tmp_path / "physics"
-    assert main(["train", "--physics", "--data", str(uci_path), "--epochs", "2",
-                 "--out", str(out), "--quiet"]) == 0
+    assert main(["train", "--physics", "--data", str(uci_path), "--out", str(out),
+                 "--quiet"]) == 0
     pipe = load_pipeline(out / "model.joblib")
     assert [n for n, _ in pipe.steps] == ["select", "physics", "scale", "clf"]
     clf = pipe.named_steps["clf"]
-    assert (clf.embedding, clf.hidden_layer_sizes, clf.batch_size) == ("periodic", (256, 256, 256),
-                                                                     256)
-    assert clf.model_.get_layer("periodic_embedding") is not None
+    assert (clf.embedding, clf.hidden_layer_sizes, clf.batch_size) == (
+        ("periodic", "ple"), (256, 256, 256), 256)
+    assert clf.model_.get_layer("tower_0_periodic_embedding") is not None
     doc = json.loads((out / "metrics.json").read_text())
-    # 2,000 real events, two epochs: already well above chance on the test quarter.
-    assert 0.6 < doc["metrics"]["roc_auc"] < 0.9
+    # Without --epochs: the physics network's own fixed, cosine-annealed budget on every
+    # training event (1,500 of the 2,000), not the plain network's 100 with early stopping.
+    training = doc["training"]
+    assert training["epochs_run"] == 25 and training["best_epoch"] is None
+    assert training["events"]["train"] == 1500 and training["events"]["validation"] == 0
+    assert training["classifier"]["learning_rate_schedule"] == "cosine"
+    # 2,000 real events: well above chance on the test quarter.
+    assert 0.65 < doc["metrics"]["roc_auc"] < 0.9
+
+
+def test_train_stream_from_the_command_line(uci_path, tmp_path, capsys):
+    out = tmp_path / "streamed"
+    assert main(["train", "--stream", "--data", str(uci_path), "--chunk-size", "700",
+                 "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())["training"]
+    assert doc["n_chunks"] == 3 and doc["epochs_run"] <= 2
+    X = load_higgs(uci_path).drop(columns=LABEL)
+    assert load_pipeline(out / "model.joblib").predict_proba(X).shape == (2000, 2)
+    # The streaming trainer has no physics step: asking for one is an error, not ignored.
+    assert main(["train", "--stream", "--physics", "--data", str(uci_path),
+                 "--out", str(tmp_path / "p"), "--quiet"]) == 2
+    assert "--physics cannot be combined with --stream" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
 
 
 def test_cli_page_lists_every_tunable_classifier_parameter():

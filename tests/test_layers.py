@@ -12,6 +12,7 @@ from higgs_sk.layers import (
     MemberHeads,
     MemberScale,
     PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
     member_binary_crossentropy,
 )
 from higgs_sk.model import HiggsClassifier, build_mlp
@@ -121,11 +122,64 @@ def test_periodic_embedding_matches_its_formula(sample_frame):
     np.testing.assert_array_equal(np.asarray(again(x)), got)
 
 
+def test_piecewise_linear_embedding_bins_quantile_scaled_events_like_the_encoder(sample_frame):
+    from sklearn.preprocessing import QuantileTransformer
+
+    F = LorentzFeatures().fit_transform(sample_frame[LOW_LEVEL_FEATURES])
+    columns = [0, 20, 31]  # lepton pT, m_j1j2, m_T(l, v): continuous, peaked, tailed
+    raw = F[:, columns]
+    normal = QuantileTransformer(output_distribution="normal", random_state=0).fit_transform(raw)
+    ramps = np.asarray(PiecewiseLinearEmbedding()(normal.astype(np.float32))).reshape(-1, 3, 8)
+    # Each event sits in one bin per column: full ramps below it, empty above.
+    in_layer = (ramps >= 1.0).sum(axis=2)
+    assert ((ramps > 0) & (ramps < 1)).sum(axis=2).max() <= 1
+    # Equal shares of the events in every bin, as with training quantiles ...
+    for j in range(3):
+        shares = np.bincount(np.minimum(in_layer[:, j], 7), minlength=8) / len(raw)
+        np.testing.assert_allclose(shares, 1 / 8, atol=0.01)
+    # ... and the very bins the encoder cuts on the raw values.
+    enc = PiecewiseLinearEncoder().fit_transform(raw).reshape(-1, 3, 8)
+    in_encoder = (enc >= 1.0).sum(axis=2)
+    agree = (np.minimum(in_layer, 7) == np.minimum(in_encoder, 7)).mean()
+    assert agree > 0.99, agree
+
+
+def test_two_networks_side_by_side(small_xy, tmp_path):
+    X, y = small_xy
+    pipe = make_higgs_pipeline(physics="lorentz", embedding=("periodic", "ple"), epochs=3,
+                               random_state=0).fit(X, y)
+    clf = pipe.named_steps["clf"]
+    model = clf.model_
+    assert isinstance(model.get_layer("tower_0_periodic_embedding"), PeriodicEmbedding)
+    assert isinstance(model.get_layer("tower_1_ple_embedding"), PiecewiseLinearEmbedding)
+    # No weight is shared: every tower's layers own their variables.
+    names = [w.path for w in model.weights]
+    assert len(names) == len(set(names))
+    assert {n.split("/")[0][:7] for n in names} == {"tower_0", "tower_1"}
+    Z = X
+    for _, step in pipe.steps[:-1]:
+        Z = step.transform(Z)
+    both = np.asarray(model(Z.astype(np.float32), training=False))
+    assert both.shape == (len(X), 2)
+    np.testing.assert_allclose(pipe.predict_proba(X)[:, 1], both.mean(axis=1), atol=1e-6)
+    # Both networks learnt, and differently.
+    assert min(roc_auc_score(y, both[:, 0]), roc_auc_score(y, both[:, 1])) > 0.7
+    assert np.abs(both[:, 0] - both[:, 1]).mean() > 0.01
+    save_pipeline(pipe, tmp_path / "model.joblib")
+    keras.backend.clear_session()
+    loaded = load_pipeline(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+
+
 def test_embedding_settings_are_checked():
     assert build_mlp(21, embedding="periodic", embedding_dim=8).get_layer(
         "dense_0").input.shape == (None, 21 * 8)
-    with pytest.raises(ValueError, match="embedding must be None or 'periodic'"):
-        build_mlp(21, embedding="fourier")
+    for bad in ("fourier", ("periodic", "fourier"), ()):
+        with pytest.raises(ValueError, match="embedding must be None, 'periodic', 'ple' or a "
+                                             "tuple of them"):
+            build_mlp(21, embedding=bad)
+    with pytest.raises(ValueError, match="n_members > 1 cannot be combined with a tuple"):
+        build_mlp(21, embedding=("periodic", "ple"), n_members=4)
     with pytest.raises(ValueError, match="frequency_scale"):
         build_mlp(21, embedding="periodic", frequency_scale=0.0)
     with pytest.raises(ValueError, match="n_frequencies and embedding_dim"):
@@ -147,8 +201,10 @@ def test_auto_scaling_follows_the_embedding():
         return type(make_higgs_pipeline(**kw).named_steps["scale"])
 
     # The physics default embeds its inputs, so it gets unit-width ones.
-    assert make_higgs_pipeline(physics="lorentz").named_steps["clf"].embedding == "periodic"
+    assert make_higgs_pipeline(physics="lorentz").named_steps["clf"].embedding == (
+        "periodic", "ple")
     assert scale(physics="lorentz") is QuantileTransformer
+    assert scale(physics="lorentz", embedding="ple") is QuantileTransformer
     assert scale(physics="lorentz", embedding=None) is PiecewiseLinearEncoder
     assert scale(physics="lorentz", embedding=None, scaler="quantile") is QuantileTransformer
     assert scale() is StandardScaler

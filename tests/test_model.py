@@ -184,6 +184,39 @@ def test_fit_callbacks_are_used_not_dropped(small_xy):
     np.testing.assert_array_equal(back.predict_proba(X.iloc[:50]), pipe.predict_proba(X.iloc[:50]))
 
 
+class RecordLearningRate(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def test_cosine_schedule_anneals_every_epoch_and_trains_on_every_event(small_xy):
+    X, y = small_xy
+    seen = RecordLearningRate()
+    clf = HiggsClassifier(epochs=4, learning_rate=0.01, learning_rate_schedule="cosine",
+                          early_stopping=False, batch_size=256, random_state=0)
+    clf.fit(X.iloc[:600, :21].to_numpy(), y[:600], callbacks=[seen])
+    np.testing.assert_allclose(seen.rates, [0.01, 0.00853553, 0.005, 0.00146447], rtol=1e-5)
+    assert clf.n_epochs_ == 4 and clf.n_validation_events_ == 0
+    # The default stays a constant step size.
+    seen = RecordLearningRate()
+    HiggsClassifier(epochs=2, learning_rate=0.01, random_state=0).fit(
+        X.iloc[:600, :21].to_numpy(), y[:600], callbacks=[seen])
+    np.testing.assert_allclose(seen.rates, [0.01, 0.01])
+
+
+def test_unknown_learning_rate_schedule_is_refused_and_leaves_no_model(small_xy):
+    X, y = small_xy
+    clf = HiggsClassifier(epochs=1, learning_rate_schedule="linear")
+    with pytest.raises(ValueError, match="learning_rate_schedule must be 'constant' or 'cosine', "
+                                         "got 'linear'"):
+        clf.fit(X.iloc[:200, :21].to_numpy(), y[:200])
+    assert not hasattr(clf, "model_")
+
+
 def test_unknown_fit_argument_is_an_error(small_xy):
     X, y = small_xy
     with pytest.raises(TypeError):

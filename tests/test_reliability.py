@@ -904,7 +904,7 @@ DOCUMENTED = [
     "model saved with other library versions", "trained on feature column(s)",
     "directory is not empty; pass --force", "which --force would delete", "is the --data file",
     "interrupted", "has no label column", "cannot create the directory",
-    "cannot create a file in",
+    "cannot create a file in", "--physics cannot be combined with --stream",
 ]
 
 

@@ -2,6 +2,7 @@
 
 import gzip
 
+import keras
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -147,6 +148,17 @@ def test_same_seed_same_model(uci_path):
     b, _ = train_streaming(uci_path, chunk_size=700, epochs=1, batch_size=128,
                            random_state=3, early_stopping=False)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_cosine_schedule_is_applied_per_epoch(uci_path):
+    from higgs_sk.model import cosine_learning_rate
+
+    pipe, info = train_streaming(uci_path, chunk_size=700, epochs=3, batch_size=128,
+                                 learning_rate=0.01, learning_rate_schedule="cosine",
+                                 random_state=0, early_stopping=False)
+    rate = float(keras.ops.convert_to_numpy(pipe[-1].model_.optimizer.learning_rate))
+    assert rate == pytest.approx(cosine_learning_rate(0.01, 2, 3)) == pytest.approx(0.0025)
+    assert info["epochs_run"] == 3
 
 
 def test_early_stopping_holds_out_whole_chunks(parquet_path):
