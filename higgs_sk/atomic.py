@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -50,10 +51,14 @@ def atomic_path(path):
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
+        with _disk_full_names(path):
+            yield tmp
         # mkstemp creates 0600 files; give the result the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError as exc:
+            raise IsADirectoryError(f"cannot write {path}: it is a directory") from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -78,6 +83,17 @@ def _explained(path):
         raise type(exc)(
             f"cannot write {path}: cannot create a file in {path.parent} ({exc.strerror or exc})"
         ) from exc
+
+
+@contextlib.contextmanager
+def _disk_full_names(path):
+    """Name ``path`` in a full-disk error, which the OS reports without a file name."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise type(exc)(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _umask():
@@ -134,7 +150,8 @@ def atomic_directory(path, *, replace=False):
     old = None
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
-        yield staging
+        with _disk_full_names(path):
+            yield staging
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)

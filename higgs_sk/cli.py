@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -259,6 +260,8 @@ def cmd_predict(args):
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise UserError(f"--out {out}: use a .csv or .parquet file name")
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a directory; give the scores file's name")
     for name, item in (("--data", args.data), ("--model", args.model)):
         if out.exists() and Path(item).exists() and out.samefile(item):
             raise UserError(f"--out {out}: is the {name} file; writing it would destroy it")
@@ -334,11 +337,13 @@ def cmd_tune(args):
 
             n = len(ParameterGrid(grid))
             print(f"tune: {n} candidate(s) x {args.cv} folds = {n * args.cv} fits on "
-                  f"{len(y)} events, then a refit of the best", flush=True)
-        # verbose=3: scikit-learn prints every fit's fold, parameters, score and time.
-        search = run_grid_search(X, y, grid, pipeline=base, cv=args.cv, n_jobs=n_jobs,
-                                 scheduler=args.scheduler, random_state=args.seed,
-                                 verbose=0 if args.quiet else 3)
+                  f"{len(y)} events, then a refit of the best", file=sys.stderr, flush=True)
+        # verbose=3: scikit-learn prints every fit's fold, parameters, score and time,
+        # on stdout; progress belongs on stderr, beside the plan line.
+        with contextlib.redirect_stdout(sys.stderr):
+            search = run_grid_search(X, y, grid, pipeline=base, cv=args.cv, n_jobs=n_jobs,
+                                     scheduler=args.scheduler, random_state=args.seed,
+                                     verbose=0 if args.quiet else 3)
         seconds = time.perf_counter() - start
         table = pd.DataFrame(search.cv_results_)
         cols = ["rank_test_score", "mean_test_score", "std_test_score", "mean_fit_time"]
@@ -390,7 +395,8 @@ def build_parser():
 
     p = sub.add_parser("train", help="train, evaluate and save a pipeline",
                        description="Split labelled events 60/15/25 (train/validation/test, "
-                       "stratified), train the network, evaluate it on the test events and "
+                       "stratified; 75/25 with --physics, which trains on the validation "
+                       "part too), train the network, evaluate it on the test events and "
                        "write the model, metrics.json, report.md and figures into --out.")
     p.add_argument("--data", metavar="PATH",
                    help="HIGGS events (raw UCI CSV[.gz], CSV with header, Parquet); "

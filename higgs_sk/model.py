@@ -213,6 +213,8 @@ def build_mlp(
         raise ValueError(f"hidden_layer_sizes must be positive ints, got {hidden_layer_sizes!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if int(n_members) != n_members or n_members < 1:
         raise ValueError(f"n_members must be a positive int, got {n_members!r}")
     n_members = int(n_members)

@@ -16,7 +16,8 @@ from .atomic import atomic_write_text
 __all__ = ["write_report", "FIGURES"]
 
 FIGURES = {
-    "history": "Training history: loss and accuracy per epoch, training vs validation events.",
+    "history": "Training history: loss and accuracy per epoch, training vs validation events "
+               "(training only when the network trained without early stopping).",
     "roc": "ROC curve of the test events, with the area under it.",
     "rejection": "Background rejection versus signal efficiency on the test events.",
     "output": "Classifier output for signal and background, training vs test events, "
@@ -111,8 +112,11 @@ def write_report(directory, result, *, history=None, X=None, y=None, info=None,
                 f"{ev.get('validation')} for early stopping, {ev.get('test')} for this test."
             )
         if "epochs_run" in info:
+            best = info.get("best_epoch")
+            kept = (f"best {best}" if best is not None
+                    else "a fixed budget without early stopping, the last epoch kept")
             parts.append(
-                f"Training: {info['epochs_run']} epochs (best {info.get('best_epoch')}), "
+                f"Training: {info['epochs_run']} epochs ({kept}), "
                 f"{info.get('fit_seconds')} s, {info.get('events_per_second')} events/s."
             )
         parts.append("")

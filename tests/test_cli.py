@@ -131,11 +131,14 @@ def test_tune_ranks_candidates_and_saves_best(tmp_path, capsys):
     out = tmp_path / "tune"
     assert main(["tune", "--grid", str(grid), "--cv", "2", "--epochs", "3",
                  "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "rank_test_score" in printed and "best ROC AUC" in printed
-    # Progress while the search runs: the plan, then one line per (candidate, fold).
-    assert "tune: 2 candidate(s) x 2 folds = 4 fits on 9000 events" in printed
-    assert printed.count("END clf__hidden_layer_sizes=") == 4
+    # Progress while the search runs, on stderr: the plan, then one line per
+    # (candidate, fold); stdout keeps only the results.
+    assert "tune: 2 candidate(s) x 2 folds = 4 fits on 9000 events" in captured.err
+    assert captured.err.count("END clf__hidden_layer_sizes=") == 4
+    assert "END clf__" not in printed and "tune:" not in printed
     table = pd.read_csv(out / "cv_results.csv")
     assert len(table) == 2 and np.isfinite(table["mean_test_score"]).all()
     assert list(table["rank_test_score"]) == [1, 2]

@@ -180,6 +180,8 @@ def test_embedding_settings_are_checked():
             build_mlp(21, embedding=bad)
     with pytest.raises(ValueError, match="n_members > 1 cannot be combined with a tuple"):
         build_mlp(21, embedding=("periodic", "ple"), n_members=4)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0, got -1"):
+        build_mlp(21, weight_decay=-1)
     with pytest.raises(ValueError, match="frequency_scale"):
         build_mlp(21, embedding="periodic", frequency_scale=0.0)
     with pytest.raises(ValueError, match="n_frequencies and embedding_dim"):

@@ -766,6 +766,39 @@ def test_unwritable_out_names_the_path_not_a_temporary_file(
     assert blocker.read_text() == "a file where a directory is wanted"
 
 
+def test_predict_into_a_directory_is_refused_before_scoring(saved_model, small_data, tmp_path,
+                                                            capsys, monkeypatch):
+    import higgs_sk.datasets
+
+    out = tmp_path / "scores.csv"
+    out.mkdir()
+    monkeypatch.setattr(higgs_sk.datasets, "load_higgs", None)  # must not be reached
+    assert main(["predict", "--model", str(saved_model), "--data", str(small_data),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"higgs-sk: error: --out {out}: is a directory; give the scores file's name"
+    assert list(out.iterdir()) == []
+
+
+def test_atomic_writes_name_the_target_when_the_rename_or_the_disk_fails(tmp_path):
+    import errno
+
+    from higgs_sk.atomic import atomic_directory, atomic_path
+
+    target = tmp_path / "taken"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError, match=f"^cannot write {target}: it is a directory$"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("x")
+    for make in (atomic_path, atomic_directory):
+        with pytest.raises(OSError, match=f"^cannot write {tmp_path / 'full'}: "
+                                          "No space left on device$"):
+            with make(tmp_path / "full"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+    # Only the target and nothing half-written is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
 def test_interrupted_model_save_keeps_the_previous_model(saved_model, fitted, tmp_path,
                                                           monkeypatch):
     path = _copy_model(saved_model, tmp_path)
@@ -905,6 +938,7 @@ DOCUMENTED = [
     "directory is not empty; pass --force", "which --force would delete", "is the --data file",
     "interrupted", "has no label column", "cannot create the directory",
     "cannot create a file in", "--physics cannot be combined with --stream",
+    "it is a directory", "No space left on device", "give the scores file's name",
 ]
 
 
