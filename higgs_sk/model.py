@@ -256,15 +256,15 @@ def build_mlp(
             return "glorot_uniform"
         return keras.initializers.GlorotUniform(seed=_derived_seed(seed, i))
 
-    if n_members > 1:
+    if len(towers) == 1:
         x = hidden(inputs, towers[0], seed, "")
-        outputs = MemberHeads(n_members, seed=_derived_seed(seed, 2000),
-                              name="signal_probability")(x)
-    elif len(towers) == 1:
-        x = hidden(inputs, towers[0], seed, "")
-        outputs = keras.layers.Dense(1, activation="sigmoid",
-                                     kernel_initializer=init(seed, len(sizes)),
-                                     name="signal_probability")(x)
+        if n_members > 1:
+            outputs = MemberHeads(n_members, seed=_derived_seed(seed, 2000),
+                                  name="signal_probability")(x)
+        else:
+            outputs = keras.layers.Dense(1, activation="sigmoid",
+                                         kernel_initializer=init(seed, len(sizes)),
+                                         name="signal_probability")(x)
     else:
         heads = []
         for t, kind in enumerate(towers):
